@@ -1,0 +1,434 @@
+/* arena.c - bins, slab acquisition and release, decay. See arena.h. */
+#include "arena.h"
+#include "atomic.h"
+#include "conf.h"
+#include "log.h"
+#include "os.h"
+#include "large.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+arena_t *g_arenas;
+unsigned g_narenas;
+
+/* ---- chunk registry: one bit per 2 MiB of the 47-bit address space ---- */
+
+#define REGISTRY_BITS  ((size_t)1 << (47 - SS_SHIFT))
+static uint64_t *g_registry; /* [atomic] lazily-touched, NORESERVE metadata */
+
+static int registry_init(void)
+{
+	void *p = mmap(NULL, REGISTRY_BITS / 8, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return ENOMEM;
+	g_registry = p;
+	return 0;
+}
+
+void chunk_register(const void *chunk)
+{
+	uintptr_t i = (uintptr_t)chunk >> SS_SHIFT;
+	__atomic_fetch_or(&g_registry[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELEASE);
+}
+
+void chunk_unregister(const void *chunk)
+{
+	uintptr_t i = (uintptr_t)chunk >> SS_SHIFT;
+	__atomic_fetch_and(&g_registry[i / 64], ~((uint64_t)1 << (i % 64)), __ATOMIC_RELEASE);
+}
+
+bool chunk_is_ours(const void *p)
+{
+	uintptr_t i = (uintptr_t)p >> SS_SHIFT;
+	if (g_registry == NULL || i >= REGISTRY_BITS)
+		return false;
+	return (atomic_load_acquire(&g_registry[i / 64]) >> (i % 64)) & 1;
+}
+
+/* ---- arenas ---- */
+
+int arenas_init(unsigned n)
+{
+	if (registry_init() != 0)
+		return ENOMEM;
+	void *p;
+	size_t size = ALIGN_UP(sizeof(arena_t) * n, PAGE_SIZE);
+	if (os_map(size, &p) != 0)
+		return ENOMEM;
+	arena_t *arenas = p;
+	for (unsigned i = 0; i < n; i++) {
+		arena_t *a = &arenas[i];
+		a->index = i;
+		a->node = -1;
+		for (unsigned c = 0; c < NCLASSES; c++)
+			lock_init(&a->bins[c].lock);
+		lock_init(&a->ss_lock);
+		lock_init(&a->large_lock);
+	}
+	g_arenas = arenas;
+	g_narenas = n;
+	return 0;
+}
+
+arena_t *arena_choose(void)
+{
+	static unsigned next; /* [atomic] round-robin cursor */
+	unsigned i;
+	if (g_conf.bind == BIND_ROUNDROBIN)
+		i = atomic_fetch_add_relaxed(&next, 1u);
+	else
+		i = os_current_cpu();
+	return &g_arenas[i % g_narenas];
+}
+
+/* ---- slabs ---- */
+
+static void ss_avail_push(arena_t *a, chunk_t *c)
+{
+	c->ss.prev = NULL;
+	c->ss.next = a->ss_avail;
+	if (a->ss_avail)
+		a->ss_avail->ss.prev = c;
+	a->ss_avail = c;
+	c->on_avail = 1;
+}
+
+static void ss_avail_remove(arena_t *a, chunk_t *c)
+{
+	if (c->ss.prev)
+		c->ss.prev->ss.next = c->ss.next;
+	else
+		a->ss_avail = c->ss.next;
+	if (c->ss.next)
+		c->ss.next->ss.prev = c->ss.prev;
+	c->ss.next = c->ss.prev = NULL;
+	c->on_avail = 0;
+}
+
+static size_t unit_purge_bytes(unsigned idx)
+{
+	return SLAB_SIZE - (superslab_unit_start(idx) - (size_t)idx * SLAB_SIZE);
+}
+
+/* A free unit for class cls, initialised; bin lock held. */
+static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
+{
+	lock_acquire(&a->ss_lock);
+	chunk_t *c = a->ss_avail;
+	if (c == NULL) {
+		lock_release(&a->ss_lock);
+		superslab_t *fresh = superslab_create(a);
+		if (fresh == NULL)
+			return NULL;
+		chunk_register(fresh);
+		lock_acquire(&a->ss_lock);
+		fresh->hdr.ss.all_next = a->ss_all;
+		a->ss_all = &fresh->hdr;
+		a->nss++;
+		ss_avail_push(a, &fresh->hdr);
+		c = a->ss_avail;
+	}
+	superslab_t *ss = (superslab_t *)c;
+	/* Prefer a unit whose pages are still resident. */
+	uint32_t pick = c->ss.free_units & c->ss.dirty_units;
+	if (pick == 0)
+		pick = c->ss.free_units;
+	unsigned idx = (unsigned)__builtin_ctz(pick);
+	uint32_t bit = 1u << idx;
+	bool was_purged = !(c->ss.dirty_units & bit) && ss->slabs[idx].free_since != 0;
+	c->ss.free_units &= ~bit;
+	c->ss.dirty_units &= ~bit;
+	if (was_purged)
+		a->retained -= unit_purge_bytes(idx);
+	if (c->ss.free_units == 0)
+		ss_avail_remove(a, c);
+	lock_release(&a->ss_lock);
+	superslab_slab_init(ss, idx, cls, a);
+	return &ss->slabs[idx];
+}
+
+static void arena_purge_locked(arena_t *a, uint64_t now, bool force);
+
+/* Slab s is empty: give its unit back to the SuperSlab. Bin lock held. */
+static void arena_slab_release(arena_t *a, slab_t *s)
+{
+	superslab_t *ss = (superslab_t *)ptr_chunk(s);
+	unsigned idx = s->index;
+	uint64_t now = os_now_ns();
+	lock_acquire(&a->ss_lock);
+	superslab_slab_fini(ss, idx);
+	s->free_since = now;
+	chunk_t *c = &ss->hdr;
+	c->ss.free_units |= 1u << idx;
+	c->ss.dirty_units |= 1u << idx;
+	if (c->ss.free_units == 0xffffffffu)
+		c->ss.empty_since = now;
+	if (!c->on_avail) {
+		ss_avail_push(a, c);
+	} else if (c->ss.free_units == 0xffffffffu && c->ss.next != NULL) {
+		/* Move empty SuperSlabs to the back so they can decay. */
+		ss_avail_remove(a, c);
+		chunk_t *t = a->ss_avail;
+		if (t == NULL) {
+			ss_avail_push(a, c);
+		} else {
+			while (t->ss.next)
+				t = t->ss.next;
+			t->ss.next = c;
+			c->ss.prev = t;
+			c->ss.next = NULL;
+			c->on_avail = 1;
+		}
+	}
+	if (now >= a->next_purge)
+		arena_purge_locked(a, now, false);
+	lock_release(&a->ss_lock);
+}
+
+/* ss_lock held. */
+static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
+{
+	int64_t decay = g_conf.decay_ms;
+	if (decay < 0 && !force) {
+		a->next_purge = UINT64_MAX;
+		return;
+	}
+	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	uint64_t next = UINT64_MAX;
+	chunk_t **link = &a->ss_all;
+	while (*link) {
+		chunk_t *c = *link;
+		superslab_t *ss = (superslab_t *)c;
+		if (c->ss.free_units == 0xffffffffu && now - c->ss.empty_since >= delay) {
+			/* Whole SuperSlab free past the delay: unmap it. */
+			*link = c->ss.all_next;
+			if (c->on_avail)
+				ss_avail_remove(a, c);
+			for (unsigned i = 0; i < SLABS_PER_SS; i++)
+				if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
+					a->retained -= unit_purge_bytes(i);
+			a->nss--;
+			chunk_unregister(c);
+			superslab_destroy(ss);
+			continue;
+		}
+		uint32_t dirty = c->ss.dirty_units;
+		while (dirty) {
+			unsigned i = (unsigned)__builtin_ctz(dirty);
+			dirty &= dirty - 1;
+			uint64_t since = ss->slabs[i].free_since;
+			if (now - since >= delay) {
+				size_t start = superslab_unit_start(i);
+				os_purge((char *)ss + start, unit_purge_bytes(i));
+				c->ss.dirty_units &= ~(1u << i);
+				a->retained += unit_purge_bytes(i);
+			} else if (since + delay < next) {
+				next = since + delay;
+			}
+		}
+		if (c->ss.free_units == 0xffffffffu && c->ss.empty_since + delay < next)
+			next = c->ss.empty_since + delay;
+		link = &c->ss.all_next;
+	}
+	/* Batch the passes: at most one per 1/8 of the delay. */
+	uint64_t min_gap = delay / 8;
+	if (next != UINT64_MAX && next < now + min_gap)
+		next = now + min_gap;
+	a->next_purge = next;
+}
+
+void arena_purge(arena_t *a, bool force)
+{
+	uint64_t now = os_now_ns();
+	lock_acquire(&a->ss_lock);
+	arena_purge_locked(a, now, force);
+	lock_release(&a->ss_lock);
+	large_cache_purge(a, now, force);
+}
+
+static void bin_partial_push(bin_t *b, slab_t *s)
+{
+	s->prev = NULL;
+	s->next = b->partial;
+	if (b->partial)
+		b->partial->prev = s;
+	b->partial = s;
+	s->in_partial = 1;
+}
+
+static void bin_partial_remove(bin_t *b, slab_t *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		b->partial = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+	s->in_partial = 0;
+}
+
+unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head)
+{
+	bin_t *b = &a->bins[cls];
+	void *first = NULL, **tail = &first;
+	unsigned got = 0;
+	lock_acquire(&b->lock);
+	while (got < want) {
+		slab_t *s = b->partial;
+		if (s == NULL) {
+			s = arena_slab_alloc(a, cls);
+			if (s == NULL)
+				break;
+			b->curslabs++;
+			bin_partial_push(b, s);
+		}
+		unsigned n = 0;
+		uint64_t *bm = slab_bitmap(s);
+		while (got + n < want && s->free != NULL) {
+			void *blk = s->free;
+			s->free = *(void **)blk;
+			long i = slab_block_index(s, blk);
+			bm[i / 64] &= ~((uint64_t)1 << (i % 64));
+			*tail = blk;
+			tail = (void **)blk;
+			n++;
+		}
+		s->nfree -= (uint16_t)n;
+		if (got + n < want && s->ncarved < s->cap) {
+			char *base = slab_base(s);
+			size_t bs = s->block_size;
+			unsigned take = want - got - n;
+			if (take > (unsigned)(s->cap - s->ncarved))
+				take = s->cap - s->ncarved;
+			char *blk = base + (size_t)s->ncarved * bs;
+			for (unsigned k = 0; k < take; k++, blk += bs) {
+				*tail = blk;
+				tail = (void **)blk;
+			}
+			s->ncarved += (uint16_t)take;
+			n += take;
+		}
+		s->used += (uint16_t)n;
+		got += n;
+		if (s->free == NULL && s->ncarved == s->cap)
+			bin_partial_remove(b, s);
+	}
+	*tail = NULL;
+	b->curregs += got;
+	b->nrefills++;
+	lock_release(&b->lock);
+	*head = first;
+	return got;
+}
+
+slab_t *arena_validate_block(const void *p)
+{
+	chunk_t *c = ptr_chunk(p);
+	if (!chunk_is_ours(c) || c->magic != CHUNK_MAGIC || c->kind != CHUNK_SUPERSLAB)
+		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
+	slab_t *s = ptr_slab(p);
+	if (s->state != SLAB_ACTIVE || slab_block_index(s, p) < 0)
+		hm_fatal("invalid free of %p: not the start of an allocated block", p);
+	return s;
+}
+
+/* Returns block p to slab s; bin lock held. */
+static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
+{
+	long i = slab_block_index(s, p);
+	if (UNLIKELY(i < 0))
+		hm_fatal("invalid free of %p: not the start of a block", p);
+	uint64_t *w = &slab_bitmap(s)[i / 64];
+	uint64_t bit = (uint64_t)1 << (i % 64);
+	if (UNLIKELY((*w & bit) || i >= s->ncarved))
+		hm_fatal("double free of %p (block is already free)", p);
+	*w |= bit;
+	*(void **)p = s->free;
+	s->free = p;
+	s->nfree++;
+	s->used--;
+	b->curregs--;
+	if (s->used == 0) {
+		if (s->in_partial)
+			bin_partial_remove(b, s);
+		b->curslabs--;
+		arena_slab_release(a, s);
+	} else if (!s->in_partial) {
+		bin_partial_push(b, s);
+	}
+}
+
+void arena_dalloc(void **blocks, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (blocks[i] == NULL)
+			continue;
+		slab_t *s0 = ptr_slab(blocks[i]);
+		arena_t *a = s0->arena;
+		unsigned cls = s0->cls;
+		bin_t *b = &a->bins[cls];
+		lock_acquire(&b->lock);
+		for (unsigned j = i; j < n; j++) {
+			void *p = blocks[j];
+			if (p == NULL)
+				continue;
+			slab_t *s = ptr_slab(p);
+			if (s->arena != a || s->cls != cls)
+				continue;
+			blocks[j] = NULL;
+			if (UNLIKELY(s->state != SLAB_ACTIVE))
+				hm_fatal("double free of %p (its slab is free)", p);
+			slab_dalloc(a, b, s, p);
+		}
+		b->nflushes++;
+		lock_release(&b->lock);
+	}
+}
+
+void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree)
+{
+	if (nmalloc == 0 && nfree == 0)
+		return;
+	bin_t *b = &a->bins[cls];
+	lock_acquire(&b->lock);
+	b->nmalloc += nmalloc;
+	b->nfree += nfree;
+	lock_release(&b->lock);
+}
+
+void arenas_lock_all(void)
+{
+	for (unsigned i = 0; i < g_narenas; i++) {
+		arena_t *a = &g_arenas[i];
+		for (unsigned c = 0; c < NCLASSES; c++)
+			lock_acquire(&a->bins[c].lock);
+		lock_acquire(&a->ss_lock);
+		lock_acquire(&a->large_lock);
+	}
+}
+
+void arenas_unlock_all(void)
+{
+	for (unsigned i = g_narenas; i-- > 0;) {
+		arena_t *a = &g_arenas[i];
+		lock_release(&a->large_lock);
+		lock_release(&a->ss_lock);
+		for (unsigned c = NCLASSES; c-- > 0;)
+			lock_release(&a->bins[c].lock);
+	}
+}
+
+void arenas_reinit_locks(void)
+{
+	for (unsigned i = 0; i < g_narenas; i++) {
+		arena_t *a = &g_arenas[i];
+		for (unsigned c = 0; c < NCLASSES; c++)
+			lock_reinit(&a->bins[c].lock);
+		lock_reinit(&a->ss_lock);
+		lock_reinit(&a->large_lock);
+	}
+}

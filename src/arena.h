@@ -1,0 +1,98 @@
+/* arena.h - arenas: owners of SuperSlabs and large mappings.
+ *
+ * An arena has one bin per size class. A bin hands out blocks in batches to
+ * thread caches (arena_fill) and takes them back in batches (arena_dalloc);
+ * it never knows about thread caches. Each bin has its own lock; the
+ * SuperSlab list and the large cache have one lock each per arena. No lock is
+ * global. Lock order: bin lock, then ss_lock; large_lock alone.
+ */
+#ifndef HAKMEM_ARENA_H
+#define HAKMEM_ARENA_H
+
+#include "internal.h"
+#include "lock.h"
+#include "sizeclass.h"
+#include "superslab.h"
+
+#define ARENAS_MAX 1024
+#define LARGE_CACHE_SLOTS 16
+
+typedef struct bin {
+	lock_t lock;
+	slab_t *partial;      /* active slabs with blocks to hand out [lock] */
+	uint64_t nmalloc;     /* blocks handed to the program, merged from tcaches [lock] */
+	uint64_t nfree;       /* blocks the program freed, merged from tcaches [lock] */
+	uint64_t nrefills;    /* arena_fill calls [lock] */
+	uint64_t nflushes;    /* arena_dalloc batches [lock] */
+	uint64_t curslabs;    /* active slabs [lock] */
+	uint64_t curregs;     /* blocks outside slabs: in tcaches or held [lock] */
+} ALIGNED(128) bin_t;
+
+typedef struct large_entry {
+	chunk_t *chunk;       /* a cached large mapping; NULL if the slot is empty */
+	uint64_t freed_at;    /* ns */
+} large_entry_t;
+
+typedef struct arena {
+	unsigned index;       /* position in the arena table [immutable] */
+	int node;             /* NUMA node, -1 for none [immutable after init] */
+	bin_t bins[NCLASSES];
+
+	lock_t ss_lock;       /* protects the fields below, up to large_lock */
+	chunk_t *ss_avail;    /* SuperSlabs with free units */
+	chunk_t *ss_all;      /* every SuperSlab */
+	uint64_t nss;         /* SuperSlabs mapped */
+	uint64_t retained;    /* bytes purged back to the OS and still mapped */
+	uint64_t next_purge;  /* ns: earliest time the next decay pass runs */
+
+	lock_t large_lock;    /* protects the fields below */
+	large_entry_t large_cache[LARGE_CACHE_SLOTS];
+	chunk_t *large_live;         /* live large blocks */
+	uint64_t large_cached_bytes; /* mapped bytes held in large_cache */
+	uint64_t large_live_bytes;   /* mapped bytes of live large blocks */
+	uint64_t large_allocated;    /* usable bytes of live large blocks */
+	uint64_t large_nmalloc;
+	uint64_t large_nfree;
+	uint64_t large_nmaps;        /* large mappings made (cache misses) */
+} arena_t;
+
+extern arena_t *g_arenas;       /* [immutable after init] */
+extern unsigned g_narenas;      /* [immutable after init] */
+
+/* Maps and initialises n arenas. */
+int arenas_init(unsigned n);
+
+/* The arena for the calling thread: the one function that decides binding. */
+arena_t *arena_choose(void);
+
+/* Takes up to `want` blocks of class cls from arena a, linked through their
+ * first word, NULL-terminated, in *head. Returns how many (0 on ENOMEM). */
+unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head);
+
+/* Gives blocks back to the slabs they came from, whatever their arena, taking
+ * each bin's lock once. Detects invalid and double frees (fatal). The array's
+ * entries are consumed (set to NULL). */
+void arena_dalloc(void **blocks, unsigned n);
+
+/* Adds tcache counters into bin (a, cls). */
+void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree);
+
+/* Returns decayed memory to the OS; `force` purges all free memory now. */
+void arena_purge(arena_t *a, bool force);
+
+/* Checks that p is the start of a block of an active slab (fatal otherwise)
+ * and returns its slab. Pre: p is in a hakmem SuperSlab. */
+slab_t *arena_validate_block(const void *p);
+
+/* Locks every arena lock in a fixed order (fork), and the reverse. */
+void arenas_lock_all(void);
+void arenas_unlock_all(void);
+void arenas_reinit_locks(void);
+
+/* Global registry of the 2 MiB chunks hakmem owns: consulted by slow paths to
+ * tell our pointers from foreign ones. */
+void chunk_register(const void *chunk);
+void chunk_unregister(const void *chunk);
+bool chunk_is_ours(const void *p);
+
+#endif

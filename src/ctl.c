@@ -1,0 +1,715 @@
+/* ctl.c - hakmem_ctl: one table row per key.
+ *
+ * A name is dotted; '#' in a row's name stands for a decimal index, checked
+ * against the row's limit. A MIB is the row number followed by the indices, so
+ * repeated calls skip the string matching. Reads copy the old value out,
+ * writes validate and apply, a swap does both. The same rows parse the
+ * start-up conf string (writable keys, and the start-only opt.* keys).
+ */
+#include "ctl.h"
+#include "arena.h"
+#include "conf.h"
+#include "init.h"
+#include "lock.h"
+#include "log.h"
+#include "stats.h"
+#include "tcache.h"
+
+#include <hakmem.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+
+enum ctl_type { T_VOID, T_BOOL, T_UNSIGNED, T_INT, T_U64, T_SIZE, T_SSIZE, T_STRING };
+
+static const size_t g_type_size[] = {
+	[T_VOID] = 0, [T_BOOL] = sizeof(bool), [T_UNSIGNED] = sizeof(unsigned),
+	[T_INT] = sizeof(int), [T_U64] = sizeof(uint64_t), [T_SIZE] = sizeof(size_t),
+	[T_SSIZE] = sizeof(ssize_t), [T_STRING] = sizeof(const char *),
+};
+
+static const char *const g_type_name[] = {
+	[T_VOID] = "void", [T_BOOL] = "bool", [T_UNSIGNED] = "unsigned", [T_INT] = "int",
+	[T_U64] = "uint64_t", [T_SIZE] = "size_t", [T_SSIZE] = "ssize_t",
+	[T_STRING] = "const char *",
+};
+
+enum {
+	M_R = 1,       /* readable */
+	M_W = 2,       /* writable at run time (and in the conf string) */
+	M_RW = 3,
+	M_START = 4,   /* opt.*: set only by the conf string, read-only after */
+	M_NOCONF = 8,  /* writable at run time, not in the conf string */
+};
+
+typedef union ctl_val {
+	bool b;
+	unsigned u;
+	int i;
+	uint64_t u64;
+	size_t sz;
+	ssize_t ss;
+	const char *s;
+} ctl_val_t;
+
+#define MIB_MAX 3
+
+typedef struct ctl_key {
+	const char *name;   /* dotted; '#' is an index */
+	uint8_t type;       /* enum ctl_type */
+	uint8_t mode;       /* M_* */
+	const char *unit;
+	const char *doc;
+	int (*get)(const struct ctl_key *k, const size_t *ix, ctl_val_t *v);
+	int (*set)(const struct ctl_key *k, const size_t *ix, const ctl_val_t *v);
+	size_t arg;         /* handler argument: an offset, a field number */
+	int64_t min, max;   /* accepted range of integer writes */
+	unsigned (*limit[2])(void); /* bound of each index */
+} ctl_key_t;
+
+/* ---- state ---- */
+
+static lock_t g_ctl_lock = LOCK_INITIALIZER; /* the snapshot and tunable writes */
+static snapshot_t g_snap;                     /* [g_ctl_lock] */
+
+void ctl_prefork(void)          { lock_acquire(&g_ctl_lock); }
+void ctl_postfork_parent(void)  { lock_release(&g_ctl_lock); }
+void ctl_postfork_child(void)   { lock_reinit(&g_ctl_lock); }
+
+static int snap_ensure(void)
+{
+	if (g_snap.epoch == 0) {
+		int err = stats_refresh(&g_snap);
+		if (err)
+			return err;
+		g_snap.epoch = 1;
+	}
+	return 0;
+}
+
+static void conf_bump(void)
+{
+	__atomic_add_fetch(&g_conf_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- limits ---- */
+
+static unsigned lim_narenas(void)  { return g_narenas; }
+static unsigned lim_tiny(void)     { return TINY_NCLASSES; }
+static unsigned lim_classes(void)  { return NCLASSES; }
+
+/* ---- handlers ---- */
+
+static int get_version(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = HAKMEM_VERSION;
+	return 0;
+}
+
+static int get_epoch(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	int err = snap_ensure();
+	v->u64 = g_snap.epoch;
+	return err;
+}
+
+static int set_epoch(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	uint64_t e = g_snap.epoch;
+	if (stats_refresh(&g_snap) != 0)
+		return EFAULT;
+	g_snap.epoch = e + 1;
+	return 0;
+}
+
+/* Tunables: arg is the offset of a uint32_t in g_conf. */
+static int get_conf_u32(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	memcpy(&v->u, (char *)&g_conf + k->arg, sizeof(uint32_t));
+	return 0;
+}
+
+static int set_conf_u32(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	uint32_t u = v->u;
+	memcpy((char *)&g_conf + k->arg, &u, sizeof u);
+	conf_bump();
+	return 0;
+}
+
+static int get_decay(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->ss = (ssize_t)g_conf.decay_ms;
+	return 0;
+}
+
+static int set_decay(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.decay_ms = v->ss;
+	for (unsigned i = 0; i < g_narenas; i++)
+		g_arenas[i].next_purge = 0; /* re-plan with the new delay */
+	conf_bump();
+	return 0;
+}
+
+static int get_large_cache_max(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->sz = g_conf.large_cache_max;
+	return 0;
+}
+
+static int set_large_cache_max(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.large_cache_max = v->sz;
+	return 0;
+}
+
+/* arg: the first class the index counts from (0 for tiny and all classes). */
+static int get_class_size(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->sz = class_size[ix[0]];
+	return 0;
+}
+
+static int get_class_cap(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->u = conf_class_cap((unsigned)ix[0]);
+	return 0;
+}
+
+static int set_class_cap(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.class_fast_cap[ix[0]] = v->u == 0 ? CLASS_CAP_ZERO : v->u;
+	conf_bump();
+	return 0;
+}
+
+static int get_const_u(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->u = (unsigned)k->arg;
+	return 0;
+}
+
+static int get_narenas(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->u = g_narenas;
+	return 0;
+}
+
+static int get_arena_node(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->i = g_arenas[ix[0]].node;
+	return 0;
+}
+
+static int set_arena_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	arena_purge(&g_arenas[ix[0]], true);
+	return 0;
+}
+
+static int set_arenas_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	tcache_flush_all();
+	for (unsigned i = 0; i < g_narenas; i++)
+		arena_purge(&g_arenas[i], true);
+	return 0;
+}
+
+static int get_thread_arena(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	arena_t *a = tcache_tls.arena;
+	if (a == NULL) {
+		/* The thread has not allocated yet: bind it now. */
+		hakmem_free(hakmem_malloc(1));
+		a = tcache_tls.arena;
+	}
+	v->u = a ? a->index : 0;
+	return 0;
+}
+
+static int set_thread_arena(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	return tcache_set_arena(v->u);
+}
+
+static int set_thread_flush(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	tcache_flush_all();
+	return 0;
+}
+
+/* arg 0: allocated, 1: deallocated */
+static int get_thread_bytes(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	tcache_stats_t st;
+	tcache_stats_self(&st);
+	uint64_t total = k->arg == 0 ? st.large_allocated_bytes : st.large_freed_bytes;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		total += (k->arg == 0 ? st.nmalloc[c] : st.nfree[c]) * class_size[c];
+	v->u64 = total;
+	return 0;
+}
+
+/* Snapshot totals: arg is an offset in snapshot_t. */
+static int get_snap_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	int err = snap_ensure();
+	if (err)
+		return err;
+	memcpy(&v->u64, (char *)&g_snap + k->arg, sizeof(uint64_t));
+	return 0;
+}
+
+/* Per-arena: arg is an offset in arena_stats_t. */
+static int get_arena_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	int err = snap_ensure();
+	if (err)
+		return err;
+	memcpy(&v->u64, (char *)&g_snap.arenas[ix[0]] + k->arg, sizeof(uint64_t));
+	return 0;
+}
+
+/* Per-arena, per-class: arg is an offset in bin_stats_t. */
+static int get_bin_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	int err = snap_ensure();
+	if (err)
+		return err;
+	memcpy(&v->u64, (char *)&g_snap.arenas[ix[0]].bins[ix[1]] + k->arg, sizeof(uint64_t));
+	return 0;
+}
+
+static int get_opt_bind(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_conf.bind == BIND_ROUNDROBIN ? "roundrobin" : "cpu";
+	return 0;
+}
+
+static int set_opt_bind(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	if (strcmp(v->s, "cpu") == 0)
+		g_conf.bind = BIND_CPU;
+	else if (strcmp(v->s, "roundrobin") == 0)
+		g_conf.bind = BIND_ROUNDROBIN;
+	else
+		return EINVAL;
+	return 0;
+}
+
+static const char *const g_print_modes[] = { "none", "text", "json" };
+
+static int get_opt_stats_print(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_print_modes[g_conf.stats_print];
+	return 0;
+}
+
+static int set_opt_stats_print(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(g_print_modes); i++) {
+		if (strcmp(v->s, g_print_modes[i]) == 0) {
+			g_conf.stats_print = i;
+			return 0;
+		}
+	}
+	if (strcmp(v->s, "true") == 0 || strcmp(v->s, "1") == 0) {
+		g_conf.stats_print = STATS_PRINT_TEXT;
+		return 0;
+	}
+	return EINVAL;
+}
+
+static int get_opt_stats_file(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_conf.stats_file;
+	return 0;
+}
+
+static int set_opt_stats_file(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	size_t n = strlen(v->s);
+	if (n >= sizeof g_conf.stats_file)
+		return EINVAL;
+	memcpy(g_conf.stats_file, v->s, n + 1);
+	return 0;
+}
+
+static int get_opt_narenas(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->u = g_conf.narenas;
+	return 0;
+}
+
+static int set_opt_narenas(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.narenas = v->u;
+	return 0;
+}
+
+/* ---- the table ---- */
+
+#define CONF_OFF(f)  offsetof(conf_t, f)
+#define SNAP_OFF(f)  offsetof(snapshot_t, f)
+#define ASTAT_OFF(f) offsetof(arena_stats_t, f)
+#define BIN_OFF(f)   offsetof(bin_stats_t, f)
+#define NOLIM        { NULL, NULL }
+#define LIM1(f)      { f, NULL }
+#define LIM2(f, g)   { f, g }
+
+#define BIN_ROWS(prefix, lim, tier)                                                              \
+	{ prefix ".nmalloc", T_U64, M_R, "blocks", "blocks of this " tier " class handed to the program", get_bin_u64, NULL, BIN_OFF(nmalloc), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".nfree", T_U64, M_R, "blocks", "blocks of this " tier " class the program freed", get_bin_u64, NULL, BIN_OFF(nfree), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".nrefills", T_U64, M_R, "events", "thread-cache refills from this bin", get_bin_u64, NULL, BIN_OFF(nrefills), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".nflushes", T_U64, M_R, "events", "batches thread caches gave back to this bin", get_bin_u64, NULL, BIN_OFF(nflushes), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".curslabs", T_SIZE, M_R, "slabs", "slabs now serving this class", get_bin_u64, NULL, BIN_OFF(curslabs), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".curregs", T_SIZE, M_R, "blocks", "blocks out of slabs: held by the program or cached in threads", get_bin_u64, NULL, BIN_OFF(curregs), 0, 0, LIM2(lim_narenas, lim) }
+
+static const ctl_key_t g_keys[] = {
+	{ "version", T_STRING, M_R, "", "library version", get_version, NULL, 0, 0, 0, NOLIM },
+	{ "epoch", T_U64, M_RW | M_NOCONF, "", "writing any value refreshes the statistics snapshot; reading gives its number", get_epoch, set_epoch, 0, 0, INT64_MAX, NOLIM },
+
+	{ "tiny.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of every tiny class (<= 1 KiB); caps the larger classes too", get_conf_u32, set_conf_u32, CONF_OFF(tiny_fast_cap), 0, FAST_CAP_MAX, NOLIM },
+	{ "tiny.refill", T_UNSIGNED, M_RW, "blocks", "blocks moved from an arena per thread-cache refill", get_conf_u32, set_conf_u32, CONF_OFF(tiny_refill), 1, FAST_CAP_MAX, NOLIM },
+	{ "tiny.drain_interval", T_UNSIGNED, M_RW, "slow-path events", "a thread cache gives back half the blocks of its idle classes every this many refills/flushes (0: never)", get_conf_u32, set_conf_u32, CONF_OFF(tiny_drain_interval), 0, 1 << 30, NOLIM },
+	{ "tiny.nclasses", T_UNSIGNED, M_R, "classes", "number of tiny classes", get_const_u, NULL, TINY_NCLASSES, 0, 0, NOLIM },
+	{ "tiny.class.#.size", T_SIZE, M_R, "bytes", "block size of tiny class i", get_class_size, NULL, 0, 0, 0, LIM1(lim_tiny) },
+	{ "tiny.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of tiny class i (overrides tiny.fast_cap; 0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_tiny) },
+	{ "arenas.nclasses", T_UNSIGNED, M_R, "classes", "number of slab size classes (16 B .. 32 KiB)", get_const_u, NULL, NCLASSES, 0, 0, NOLIM },
+	{ "arenas.class.#.size", T_SIZE, M_R, "bytes", "block size of class i", get_class_size, NULL, 0, 0, 0, LIM1(lim_classes) },
+	{ "arenas.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of class i (0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_classes) },
+	{ "decay_ms", T_SSIZE, M_RW, "ms", "delay before free memory returns to the OS (-1: never, 0: at once)", get_decay, set_decay, 0, -1, (int64_t)1 << 40, NOLIM },
+	{ "large.cache_max", T_SIZE, M_RW, "bytes", "freed large mappings an arena keeps for reuse", get_large_cache_max, set_large_cache_max, 0, 0, (int64_t)1 << 44, NOLIM },
+
+	{ "arenas.narenas", T_UNSIGNED, M_R, "arenas", "number of arenas", get_narenas, NULL, 0, 0, 0, NOLIM },
+	{ "arenas.purge", T_VOID, M_W | M_NOCONF, "", "flush the calling thread's cache and return every arena's free memory now", NULL, set_arenas_purge, 0, 0, 0, NOLIM },
+	{ "arena.#.node", T_INT, M_R, "node", "NUMA node of arena i (-1: none)", get_arena_node, NULL, 0, 0, 0, LIM1(lim_narenas) },
+	{ "arena.#.purge", T_VOID, M_W | M_NOCONF, "", "return arena i's free memory to the OS now", NULL, set_arena_purge, 0, 0, 0, LIM1(lim_narenas) },
+
+	{ "thread.arena", T_UNSIGNED, M_RW | M_NOCONF, "arena", "the calling thread's arena; writing rebinds it", get_thread_arena, set_thread_arena, 0, 0, INT32_MAX, NOLIM },
+	{ "thread.tcache.flush", T_VOID, M_W | M_NOCONF, "", "empty the calling thread's cache", NULL, set_thread_flush, 0, 0, 0, NOLIM },
+	{ "thread.allocated", T_U64, M_R, "bytes", "bytes allocated by the calling thread (block sizes)", get_thread_bytes, NULL, 0, 0, 0, NOLIM },
+	{ "thread.deallocated", T_U64, M_R, "bytes", "bytes freed by the calling thread (block sizes)", get_thread_bytes, NULL, 1, 0, 0, NOLIM },
+
+	{ "stats.allocated", T_SIZE, M_R, "bytes", "bytes in blocks the program holds (block sizes)", get_snap_u64, NULL, SNAP_OFF(allocated), 0, 0, NOLIM },
+	{ "stats.active", T_SIZE, M_R, "bytes", "bytes of slabs and large mappings holding a live block", get_snap_u64, NULL, SNAP_OFF(active), 0, 0, NOLIM },
+	{ "stats.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings in memory (mincore)", get_snap_u64, NULL, SNAP_OFF(resident), 0, 0, NOLIM },
+	{ "stats.mapped", T_SIZE, M_R, "bytes", "bytes mapped for blocks", get_snap_u64, NULL, SNAP_OFF(mapped), 0, 0, NOLIM },
+	{ "stats.retained", T_SIZE, M_R, "bytes", "bytes mapped but returned to the OS", get_snap_u64, NULL, SNAP_OFF(retained), 0, 0, NOLIM },
+	{ "stats.metadata", T_SIZE, M_R, "bytes", "bytes of hakmem's own structures", get_snap_u64, NULL, SNAP_OFF(metadata), 0, 0, NOLIM },
+	{ "stats.nmalloc", T_U64, M_R, "allocations", "allocations hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nmalloc), 0, 0, NOLIM },
+	{ "stats.nfree", T_U64, M_R, "frees", "frees hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nfree), 0, 0, NOLIM },
+	{ "stats.large.nmalloc", T_U64, M_R, "allocations", "large allocations (> 32 KiB)", get_snap_u64, NULL, SNAP_OFF(large_nmalloc), 0, 0, NOLIM },
+	{ "stats.large.nfree", T_U64, M_R, "frees", "large frees", get_snap_u64, NULL, SNAP_OFF(large_nfree), 0, 0, NOLIM },
+
+	{ "stats.arenas.#.superslabs", T_U64, M_R, "superslabs", "SuperSlabs arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(nsuperslabs), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.mapped", T_SIZE, M_R, "bytes", "bytes arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(mapped), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.resident", T_SIZE, M_R, "bytes", "bytes of arena i in memory", get_arena_u64, NULL, ASTAT_OFF(resident), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.retained", T_SIZE, M_R, "bytes", "bytes of arena i returned to the OS", get_arena_u64, NULL, ASTAT_OFF(retained), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.large.nmalloc", T_U64, M_R, "allocations", "large allocations by arena i", get_arena_u64, NULL, ASTAT_OFF(large_nmalloc), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.large.nfree", T_U64, M_R, "frees", "large frees of arena i's blocks", get_arena_u64, NULL, ASTAT_OFF(large_nfree), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.large.allocated", T_SIZE, M_R, "bytes", "usable bytes of arena i's live large blocks", get_arena_u64, NULL, ASTAT_OFF(large_allocated), 0, 0, LIM1(lim_narenas) },
+	{ "stats.arenas.#.large.cached", T_SIZE, M_R, "bytes", "bytes of freed large mappings arena i keeps", get_arena_u64, NULL, ASTAT_OFF(large_cached), 0, 0, LIM1(lim_narenas) },
+	BIN_ROWS("stats.arenas.#.tiny.#", lim_tiny, "tiny"),
+	BIN_ROWS("stats.arenas.#.class.#", lim_classes, "size"),
+
+	{ "opt.narenas", T_UNSIGNED, M_R | M_START, "arenas", "number of arenas (0: one per CPU)", get_opt_narenas, set_opt_narenas, 0, 0, ARENAS_MAX, NOLIM },
+	{ "opt.bind", T_STRING, M_R | M_START, "", "thread binding: cpu (arena of the CPU a thread starts on) or roundrobin", get_opt_bind, set_opt_bind, 0, 0, 0, NOLIM },
+	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
+	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
+};
+
+#define NKEYS ARRAY_LEN(g_keys)
+
+/* ---- names and MIBs ---- */
+
+static int key_nindex(const ctl_key_t *k)
+{
+	int n = 0;
+	for (const char *p = k->name; *p; p++)
+		n += *p == '#';
+	return n;
+}
+
+/* Matches name against pattern; fills indices. */
+static bool key_match(const char *pat, const char *name, size_t *ix)
+{
+	int n = 0;
+	while (*pat && *name) {
+		if (*pat == '#') {
+			if (*name < '0' || *name > '9')
+				return false;
+			size_t v = 0;
+			while (*name >= '0' && *name <= '9') {
+				if (v > (SIZE_MAX - 9) / 10)
+					return false;
+				v = v * 10 + (size_t)(*name++ - '0');
+			}
+			ix[n++] = v;
+			pat++;
+			continue;
+		}
+		if (*pat++ != *name++)
+			return false;
+	}
+	return *pat == '\0' && *name == '\0';
+}
+
+EXPORT int hakmem_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp)
+{
+	if (name == NULL || mibp == NULL || miblenp == NULL)
+		return EINVAL;
+	hakmem_init();
+	for (size_t i = 0; i < NKEYS; i++) {
+		size_t ix[2] = { 0, 0 };
+		if (!key_match(g_keys[i].name, name, ix))
+			continue;
+		int n = key_nindex(&g_keys[i]);
+		if (*miblenp < (size_t)(1 + n))
+			return EINVAL;
+		for (int j = 0; j < n; j++)
+			if (ix[j] >= g_keys[i].limit[j]())
+				return ENOENT;
+		mibp[0] = i;
+		for (int j = 0; j < n; j++)
+			mibp[1 + j] = ix[j];
+		*miblenp = (size_t)(1 + n);
+		return 0;
+	}
+	return ENOENT;
+}
+
+static int ctl_call(const ctl_key_t *k, const size_t *ix, void *oldp, size_t *oldlenp,
+                    const void *newp, size_t newlen, bool from_conf)
+{
+	size_t tsize = g_type_size[k->type];
+	bool reading = oldp != NULL || oldlenp != NULL;
+	bool writing = newp != NULL || newlen != 0;
+	if (reading) {
+		if (!(k->mode & M_R))
+			return EPERM;
+		if (oldp == NULL || oldlenp == NULL || *oldlenp != tsize)
+			return EINVAL;
+	}
+	bool may_write = (k->mode & M_W) || (from_conf && (k->mode & M_START));
+	if (writing || k->type == T_VOID) {
+		if (!may_write)
+			return EPERM;
+		if (from_conf && (k->mode & M_NOCONF))
+			return EPERM;
+		if (k->type == T_VOID ? newlen != 0 : (newp == NULL || newlen != tsize))
+			return EINVAL;
+	}
+	ctl_val_t old = { 0 }, nv = { 0 };
+	if (writing && k->type != T_VOID) {
+		memcpy(&nv, newp, tsize);
+		int64_t v;
+		switch (k->type) {
+		case T_UNSIGNED: v = nv.u; break;
+		case T_INT:      v = nv.i; break;
+		case T_U64:      v = nv.u64 > INT64_MAX ? INT64_MAX : (int64_t)nv.u64; break;
+		case T_SIZE:     v = nv.sz > INT64_MAX ? INT64_MAX : (int64_t)nv.sz; break;
+		case T_SSIZE:    v = nv.ss; break;
+		default:         v = 0; break;
+		}
+		if (k->type != T_BOOL && k->type != T_STRING && (v < k->min || v > k->max))
+			return EINVAL;
+		if (k->type == T_STRING && nv.s == NULL)
+			return EINVAL;
+		if (k->type == T_U64 && nv.u64 > (uint64_t)k->max)
+			return EINVAL;
+	}
+	lock_acquire(&g_ctl_lock);
+	int err = 0;
+	if (reading)
+		err = k->get(k, ix, &old);
+	if (err == 0 && (writing || k->type == T_VOID))
+		err = k->set(k, ix, &nv);
+	lock_release(&g_ctl_lock);
+	if (err)
+		return err;
+	if (reading)
+		memcpy(oldp, &old, tsize);
+	return 0;
+}
+
+EXPORT int hakmem_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
+                            const void *newp, size_t newlen)
+{
+	if (mib == NULL || miblen == 0 || mib[0] >= NKEYS)
+		return ENOENT;
+	hakmem_init();
+	const ctl_key_t *k = &g_keys[mib[0]];
+	int n = key_nindex(k);
+	if (miblen != (size_t)(1 + n))
+		return ENOENT;
+	for (int j = 0; j < n; j++)
+		if (mib[1 + j] >= k->limit[j]())
+			return ENOENT;
+	return ctl_call(k, mib + 1, oldp, oldlenp, newp, newlen, false);
+}
+
+EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const void *newp,
+                      size_t newlen)
+{
+	size_t mib[MIB_MAX], miblen = MIB_MAX;
+	int err = hakmem_ctl_nametomib(name, mib, &miblen);
+	if (err)
+		return err;
+	return hakmem_ctl_bymib(mib, miblen, oldp, oldlenp, newp, newlen);
+}
+
+/* ---- key listing (hakmem-ctl keys) ---- */
+
+/* hakmem_ctl_key_info(i, ...) describes row i; returns ENOENT past the end.
+ * Exported for the hakmem-ctl tool. */
+EXPORT int hakmem_ctl_key_info(size_t i, const char **name, const char **type, const char **mode,
+                               const char **unit, const char **doc)
+{
+	if (i >= NKEYS)
+		return ENOENT;
+	const ctl_key_t *k = &g_keys[i];
+	*name = k->name;
+	*type = g_type_name[k->type];
+	*mode = (k->mode & M_START) ? "r (start)" : (k->mode & M_RW) == M_RW ? "rw"
+	      : (k->mode & M_W) ? "w" : "r";
+	*unit = k->unit;
+	*doc = k->doc;
+	return 0;
+}
+
+/* ---- the conf string ---- */
+
+static int parse_int(const char *s, size_t n, int64_t *out)
+{
+	bool neg = false;
+	size_t i = 0;
+	if (n > 0 && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == n)
+		return EINVAL;
+	uint64_t v = 0;
+	for (; i < n; i++) {
+		char c = s[i];
+		uint64_t mul = 0;
+		if (c >= '0' && c <= '9') {
+			if (v > (UINT64_MAX - 9) / 10)
+				return EINVAL;
+			v = v * 10 + (uint64_t)(c - '0');
+			continue;
+		}
+		if (i != n - 1)
+			return EINVAL;
+		switch (c) {
+		case 'k': case 'K': mul = KiB; break;
+		case 'm': case 'M': mul = MiB; break;
+		case 'g': case 'G': mul = GiB; break;
+		default: return EINVAL;
+		}
+		if (v > INT64_MAX / mul)
+			return EINVAL;
+		v *= mul;
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return EINVAL;
+	*out = neg ? -(int64_t)v : (int64_t)v;
+	return 0;
+}
+
+static void conf_entry(const char *e, size_t len, const char *origin)
+{
+	char name[96], value[256];
+	const char *eq = memchr(e, '=', len);
+	if (eq == NULL) {
+		char ent[96];
+		size_t n = len < sizeof ent - 1 ? len : sizeof ent - 1;
+		memcpy(ent, e, n);
+		ent[n] = '\0';
+		hm_log("%s: entry '%s' has no '=': skipped", origin, ent);
+		return;
+	}
+	size_t nlen = (size_t)(eq - e), vlen = len - nlen - 1;
+	if (nlen >= sizeof name || vlen >= sizeof value) {
+		hm_log("%s: entry too long: skipped", origin);
+		return;
+	}
+	memcpy(name, e, nlen);
+	name[nlen] = '\0';
+	memcpy(value, eq + 1, vlen);
+	value[vlen] = '\0';
+	size_t ix[2] = { 0, 0 };
+	const ctl_key_t *k = NULL;
+	for (size_t i = 0; i < NKEYS && k == NULL; i++)
+		if (key_match(g_keys[i].name, name, ix))
+			k = &g_keys[i];
+	if (k == NULL) {
+		hm_log("%s: unknown key '%s': skipped", origin, name);
+		return;
+	}
+	int n = key_nindex(k);
+	for (int j = 0; j < n; j++) {
+		/* Arenas do not exist yet: arena-indexed keys are run-time only. */
+		if (k->limit[j] == lim_narenas || ix[j] >= k->limit[j]()) {
+			hm_log("%s: key '%s': index out of range: skipped", origin, name);
+			return;
+		}
+	}
+	ctl_val_t v = { 0 };
+	int64_t iv = 0;
+	int err = 0;
+	switch (k->type) {
+	case T_STRING:
+		v.s = value;
+		break;
+	case T_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			v.b = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			v.b = false;
+		else
+			err = EINVAL;
+		break;
+	case T_VOID:
+		err = EPERM;
+		break;
+	default:
+		err = parse_int(value, vlen, &iv);
+		if (err == 0 && iv < 0 && k->type != T_SSIZE && k->type != T_INT)
+			err = EINVAL;
+		if (k->type == T_UNSIGNED)
+			v.u = iv > UINT32_MAX ? UINT32_MAX : (unsigned)iv;
+		else if (k->type == T_INT)
+			v.i = iv > INT32_MAX ? INT32_MAX : iv < INT32_MIN ? INT32_MIN : (int)iv;
+		else
+			v.u64 = (uint64_t)iv;
+		break;
+	}
+	if (err == 0)
+		err = ctl_call(k, ix, NULL, NULL, &v, g_type_size[k->type], true);
+	if (err == EPERM)
+		hm_log("%s: key '%s' cannot be set at start: skipped", origin, name);
+	else if (err)
+		hm_log("%s: bad value '%s' for key '%s' (%s): skipped", origin, value, name,
+		       g_type_name[k->type]);
+}
+
+void ctl_conf_apply(const char *conf, const char *origin)
+{
+	const char *p = conf;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		if (len > 0)
+			conf_entry(p, len, origin);
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+}

@@ -1,0 +1,18 @@
+/* ctl.h - the string-keyed control namespace (hakmem_ctl) and the conf string.
+ * One table row per key (ctl.c) gives its name, type, mode, unit, meaning,
+ * validation and handlers; the conf string, `hakmem-ctl keys`, the stats
+ * printer and the man page all read that table. */
+#ifndef HAKMEM_CTL_H
+#define HAKMEM_CTL_H
+
+#include "internal.h"
+
+/* Applies "key=value,key=value" (writable keys and opt.* keys). Bad entries
+ * are reported on stderr, one line each, naming `origin`; the rest applies. */
+void ctl_conf_apply(const char *conf, const char *origin);
+
+void ctl_prefork(void);
+void ctl_postfork_parent(void);
+void ctl_postfork_child(void);
+
+#endif

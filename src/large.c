@@ -1,0 +1,268 @@
+/* large.c - large blocks: aligned mappings, a per-arena cache, decay. */
+#include "large.h"
+#include "arena.h"
+#include "atomic.h"
+#include "conf.h"
+#include "log.h"
+#include "os.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Bytes to map for a block of `size` at offset `off`; 0 on overflow. */
+static size_t large_map_size(size_t off, size_t size)
+{
+	if (size > ((size_t)1 << 62))
+		return 0;
+	return ALIGN_UP(off + size, PAGE_SIZE);
+}
+
+static void large_write_header(chunk_t *c, arena_t *a, void *base, size_t map_size, void *user,
+                               size_t usable, bool huge)
+{
+	c->magic = CHUNK_MAGIC;
+	c->kind = CHUNK_LARGE;
+	c->huge_align = huge;
+	c->arena = a;
+	c->large.map_base = base;
+	c->large.map_size = map_size;
+	c->large.user = user;
+	c->large.usable = usable;
+	if (!huge) {
+		/* The slab_t free() reads for this block: arena NULL sends it to
+		 * the slow path. */
+		slab_t *s = ptr_slab(user);
+		memset(s, 0, sizeof *s);
+	}
+}
+
+/* large_lock held. */
+static void live_push(arena_t *a, chunk_t *c)
+{
+	c->large.prev = NULL;
+	c->large.next = a->large_live;
+	if (a->large_live)
+		a->large_live->large.prev = c;
+	a->large_live = c;
+}
+
+static void live_remove(arena_t *a, chunk_t *c)
+{
+	if (c->large.prev)
+		c->large.prev->large.next = c->large.next;
+	else
+		a->large_live = c->large.next;
+	if (c->large.next)
+		c->large.next->large.prev = c->large.prev;
+	c->large.next = c->large.prev = NULL;
+}
+
+static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroed)
+{
+	size_t body = ALIGN_UP(size, PAGE_SIZE);
+	if (size > ((size_t)1 << 62) || body + align < body) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *base;
+	if (os_map_aligned(body + align, align, &base) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *user = (char *)base + align;
+	chunk_t *c = (chunk_t *)(user - sizeof(chunk_t));
+	large_write_header(c, a, base, body + align, user, body, true);
+	chunk_register(user);
+	lock_acquire(&a->large_lock);
+	live_push(a, c);
+	a->large_live_bytes += body + align;
+	a->large_allocated += body;
+	a->large_nmalloc++;
+	a->large_nmaps++;
+	lock_release(&a->large_lock);
+	*zeroed = true;
+	return user;
+}
+
+void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
+{
+	if (align >= SS_SIZE)
+		return large_alloc_huge(a, size, align, zeroed);
+	size_t off = align > LARGE_HDR ? align : LARGE_HDR;
+	size_t need = large_map_size(off, size);
+	if (need == 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	chunk_t *c = NULL;
+	lock_acquire(&a->large_lock);
+	/* Best fit among cached mappings, wasting at most a quarter. */
+	int best = -1;
+	for (int i = 0; i < LARGE_CACHE_SLOTS; i++) {
+		chunk_t *e = a->large_cache[i].chunk;
+		if (e && e->large.map_size >= need && e->large.map_size - need <= need / 4 &&
+		    (best < 0 || e->large.map_size < a->large_cache[best].chunk->large.map_size))
+			best = i;
+	}
+	if (best >= 0) {
+		c = a->large_cache[best].chunk;
+		a->large_cache[best].chunk = NULL;
+		a->large_cached_bytes -= c->large.map_size;
+		a->large_live_bytes += c->large.map_size;
+		live_push(a, c);
+		a->large_allocated += c->large.map_size - off;
+		a->large_nmalloc++;
+	}
+	lock_release(&a->large_lock);
+	if (c != NULL) {
+		char *user = (char *)c + off;
+		large_write_header(c, a, c, c->large.map_size, user, c->large.map_size - off, false);
+		*zeroed = false;
+		return user;
+	}
+	void *base;
+	if (os_map_aligned(need, SS_SIZE, &base) != 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c = base;
+	char *user = (char *)base + off;
+	large_write_header(c, a, base, need, user, need - off, false);
+	chunk_register(c);
+	lock_acquire(&a->large_lock);
+	live_push(a, c);
+	a->large_live_bytes += need;
+	a->large_allocated += need - off;
+	a->large_nmalloc++;
+	a->large_nmaps++;
+	lock_release(&a->large_lock);
+	*zeroed = true;
+	return user;
+}
+
+chunk_t *large_chunk_of(const void *p)
+{
+	chunk_t *c;
+	if (((uintptr_t)p & SS_MASK) == 0) {
+		if (!chunk_is_ours(p))
+			return NULL;
+		c = (chunk_t *)((char *)p - sizeof(chunk_t));
+		if (c->magic != CHUNK_MAGIC || c->kind != CHUNK_LARGE || !c->huge_align)
+			return NULL;
+	} else {
+		c = ptr_chunk(p);
+		if (!chunk_is_ours(c) || c->magic != CHUNK_MAGIC || c->kind != CHUNK_LARGE)
+			return NULL;
+	}
+	return c;
+}
+
+size_t large_usable(const void *p)
+{
+	chunk_t *c = large_chunk_of(p);
+	return c ? c->large.usable : 0;
+}
+
+static void large_unmap(chunk_t *c)
+{
+	void *user = c->large.user;
+	void *base = c->large.map_base;
+	size_t size = c->large.map_size;
+	c->magic = 0;
+	chunk_unregister(c->huge_align ? user : (void *)c);
+	os_unmap(base, size);
+}
+
+void large_free(void *p)
+{
+	chunk_t *c = large_chunk_of(p);
+	if (c == NULL)
+		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
+	if (c->large.user != p) {
+		if (c->large.user == NULL)
+			hm_fatal("double free of %p (large block is already free)", p);
+		hm_fatal("invalid free of %p: not the start of a large block", p);
+	}
+	arena_t *a = c->arena;
+	size_t map_size = c->large.map_size;
+	size_t usable = c->large.usable;
+	c->large.user = NULL;
+	chunk_t *evict = NULL;
+	uint64_t now = os_now_ns();
+	lock_acquire(&a->large_lock);
+	live_remove(a, c);
+	a->large_live_bytes -= map_size;
+	a->large_allocated -= usable;
+	a->large_nfree++;
+	bool cache = !c->huge_align && g_conf.decay_ms != 0 && map_size <= g_conf.large_cache_max;
+	if (cache) {
+		int slot = -1;
+		uint64_t oldest = UINT64_MAX;
+		for (int i = 0; i < LARGE_CACHE_SLOTS; i++) {
+			if (a->large_cache[i].chunk == NULL) {
+				slot = i;
+				break;
+			}
+			if (a->large_cache[i].freed_at < oldest) {
+				oldest = a->large_cache[i].freed_at;
+				slot = i;
+			}
+		}
+		if (a->large_cache[slot].chunk) {
+			evict = a->large_cache[slot].chunk;
+			a->large_cached_bytes -= evict->large.map_size;
+		}
+		a->large_cache[slot].chunk = c;
+		a->large_cache[slot].freed_at = now;
+		a->large_cached_bytes += map_size;
+		/* Keep the cache within its byte budget. */
+		while (a->large_cached_bytes > g_conf.large_cache_max) {
+			int victim = -1;
+			for (int i = 0; i < LARGE_CACHE_SLOTS; i++)
+				if (a->large_cache[i].chunk && a->large_cache[i].chunk != c &&
+				    (victim < 0 ||
+				     a->large_cache[i].freed_at < a->large_cache[victim].freed_at))
+					victim = i;
+			if (victim < 0)
+				break;
+			chunk_t *v = a->large_cache[victim].chunk;
+			a->large_cache[victim].chunk = NULL;
+			a->large_cached_bytes -= v->large.map_size;
+			lock_release(&a->large_lock);
+			large_unmap(v);
+			lock_acquire(&a->large_lock);
+		}
+	}
+	lock_release(&a->large_lock);
+	if (evict)
+		large_unmap(evict);
+	if (!cache)
+		large_unmap(c);
+	else if (g_conf.decay_ms >= 0)
+		large_cache_purge(a, now, false);
+}
+
+void large_cache_purge(arena_t *a, uint64_t now, bool force)
+{
+	int64_t decay = g_conf.decay_ms;
+	if (decay < 0 && !force)
+		return;
+	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	for (;;) {
+		chunk_t *victim = NULL;
+		lock_acquire(&a->large_lock);
+		for (int i = 0; i < LARGE_CACHE_SLOTS; i++) {
+			large_entry_t *e = &a->large_cache[i];
+			if (e->chunk && now - e->freed_at >= delay && now >= e->freed_at) {
+				victim = e->chunk;
+				e->chunk = NULL;
+				a->large_cached_bytes -= victim->large.map_size;
+				break;
+			}
+		}
+		lock_release(&a->large_lock);
+		if (victim == NULL)
+			return;
+		large_unmap(victim);
+	}
+}

@@ -1,0 +1,36 @@
+/* large.h - blocks above SLAB_MAX_SIZE: each in its own 2 MiB-aligned mapping
+ * that starts with a chunk_t, so free() finds it by the same mask as a
+ * SuperSlab. Freed mappings are cached per arena (pages stay resident: a
+ * malloc/touch/free loop neither maps nor faults) and unmapped after decay_ms.
+ *
+ * Layout: chunk_t at the base, the slab_t free() looks at (arena NULL), the
+ * block at base + max(128, alignment). Alignments of 2 MiB and more put the
+ * chunk_t in the 64 bytes below the block instead (huge_align), since the
+ * block itself then starts on a 2 MiB boundary.
+ */
+#ifndef HAKMEM_LARGE_H
+#define HAKMEM_LARGE_H
+
+#include "internal.h"
+#include "superslab.h"
+
+struct arena;
+
+/* A block of at least `size` bytes aligned to `align` (a power of two). Sets
+ * *zeroed when the memory is known to be zero. NULL with ENOMEM on failure. */
+void *large_alloc(struct arena *a, size_t size, size_t align, bool *zeroed);
+
+/* Frees a large block; validates it (fatal on double or invalid free). */
+void large_free(void *p);
+
+/* The large chunk header of p, or NULL if p is not a live large block. */
+chunk_t *large_chunk_of(const void *p);
+
+size_t large_usable(const void *p);
+
+/* Unmaps cached mappings older than decay_ms (all if force). */
+void large_cache_purge(struct arena *a, uint64_t now, bool force);
+
+#define LARGE_HDR 128
+
+#endif

@@ -1,0 +1,179 @@
+/* malloc.c - the allocation entry points. The fast path is malloc's: a table
+ * lookup and a pop from the thread cache; everything else is
+ * tcache_malloc_slow's. */
+#include "internal.h"
+#include "arena.h"
+#include "large.h"
+#include "sizeclass.h"
+#include "superslab.h"
+#include "tcache.h"
+
+#include <hakmem.h>
+#include <errno.h>
+#include <string.h>
+
+FAST_PATH void *malloc_fast(size_t size)
+{
+	if (LIKELY(size <= TINY_MAX_SIZE)) {
+		tcache_bin_fs_t *b = tcache_fs_bin(tcache_fs(), tiny_bin_off[size]);
+		void *p = b->head;
+		if (LIKELY(p != NULL)) {
+			b->head = *(void **)p;
+			b->avail++;
+			return p;
+		}
+	}
+	return tcache_malloc_slow(size);
+}
+
+EXPORT void *hakmem_malloc(size_t size)
+{
+	return malloc_fast(size);
+}
+
+EXPORT void *hakmem_calloc(size_t nmemb, size_t size)
+{
+	size_t total;
+	if (UNLIKELY(__builtin_mul_overflow(nmemb, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (LIKELY(total <= TINY_MAX_SIZE)) {
+		tcache_bin_fs_t *b = tcache_fs_bin(tcache_fs(), tiny_bin_off[total]);
+		void *p = b->head;
+		if (LIKELY(p != NULL)) {
+			b->head = *(void **)p;
+			b->avail++;
+			return memset(p, 0, total);
+		}
+	}
+	return tcache_calloc_slow(total);
+}
+
+EXPORT size_t hakmem_usable_size(const void *p)
+{
+	if (p == NULL)
+		return 0;
+	if (((uintptr_t)p & SS_MASK) == 0)
+		return large_usable(p);
+	chunk_t *c = ptr_chunk(p);
+	if (c->kind == CHUNK_LARGE)
+		return c->large.usable;
+	return ptr_slab(p)->block_size;
+}
+
+EXPORT void *hakmem_realloc(void *p, size_t size)
+{
+	if (p == NULL)
+		return malloc_fast(size);
+	if (size == 0) {
+		/* glibc's behaviour: free and return NULL. */
+		hakmem_free(p);
+		return NULL;
+	}
+	size_t old = hakmem_usable_size(p);
+	if (size <= old) {
+		if (old <= SLAB_MAX_SIZE) {
+			if (size_to_class(size) == ptr_slab(p)->cls)
+				return p;
+		} else if (size > SLAB_MAX_SIZE && size >= old / 2) {
+			return p;
+		}
+	}
+	void *q = malloc_fast(size);
+	if (q == NULL)
+		return NULL; /* errno is ENOMEM; the old block is kept */
+	memcpy(q, p, old < size ? old : size);
+	hakmem_free(p);
+	return q;
+}
+
+static bool valid_alignment(size_t align)
+{
+	return align != 0 && (align & (align - 1)) == 0;
+}
+
+static void *aligned_impl(size_t align, size_t size)
+{
+	if (align <= 16 && (size & 15) == 0)
+		return malloc_fast(size);
+	if (align < 8)
+		align = 8;
+	return tcache_malloc_aligned(size, align);
+}
+
+EXPORT void *hakmem_aligned_alloc(size_t align, size_t size)
+{
+	if (UNLIKELY(!valid_alignment(align))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned_impl(align, size);
+}
+
+EXPORT int hakmem_posix_memalign(void **memptr, size_t align, size_t size)
+{
+	if (UNLIKELY(!valid_alignment(align) || align < sizeof(void *)))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned_impl(align, size);
+	if (p == NULL) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+/* ---- the standard names ---- */
+
+EXPORT HAKMEM_MALLOC_ATTR void *malloc(size_t size) __attribute__((alias("hakmem_malloc")));
+EXPORT HAKMEM_MALLOC_ATTR void *calloc(size_t nmemb, size_t size) __attribute__((alias("hakmem_calloc")));
+EXPORT void *realloc(void *p, size_t size) __attribute__((alias("hakmem_realloc")));
+EXPORT void *aligned_alloc(size_t align, size_t size) __attribute__((alias("hakmem_aligned_alloc")));
+EXPORT int posix_memalign(void **memptr, size_t align, size_t size)
+	__attribute__((alias("hakmem_posix_memalign")));
+EXPORT size_t malloc_usable_size(void *p) __attribute__((alias("hakmem_usable_size")));
+
+EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t total;
+	if (UNLIKELY(__builtin_mul_overflow(nmemb, size, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hakmem_realloc(p, total);
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+	/* glibc rounds an alignment that is not a power of two up to one. */
+	if (align != 0 && (align & (align - 1)) != 0) {
+		if (align > ((size_t)1 << 62)) {
+			errno = EINVAL;
+			return NULL;
+		}
+		size_t a = 1;
+		while (a < align)
+			a <<= 1;
+		align = a;
+	}
+	if (align == 0)
+		align = 1;
+	return aligned_impl(align, size);
+}
+
+EXPORT void *valloc(size_t size)
+{
+	return aligned_impl(PAGE_SIZE, size);
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+	size_t rounded = ALIGN_UP(size, PAGE_SIZE);
+	if (rounded < size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned_impl(PAGE_SIZE, rounded ? rounded : PAGE_SIZE);
+}

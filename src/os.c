@@ -1,0 +1,156 @@
+/* os.c - system calls: mmap, munmap, madvise, clock, cpu, write. See os.h. */
+#include "internal.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+static void os_name_mapping(void *p, size_t size)
+{
+	/* Best effort: kernels without CONFIG_ANON_VMA_NAME return EINVAL. */
+	static int supported = 1;
+	if (supported && prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)p, size,
+	                       (unsigned long)"hakmem") != 0)
+		supported = 0;
+}
+
+int os_map(size_t size, void **out)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		*out = NULL;
+		return ENOMEM;
+	}
+	os_name_mapping(p, size);
+	*out = p;
+	return 0;
+}
+
+int os_map_aligned(size_t size, size_t align, void **out)
+{
+	*out = NULL;
+	if (size == 0 || size + align < size)
+		return ENOMEM;
+	/* First try the exact size: the kernel often hands out aligned addresses
+	 * next to earlier aligned mappings. */
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return ENOMEM;
+	if (((uintptr_t)p & (align - 1)) != 0) {
+		munmap(p, size);
+		/* Over-map by the alignment and trim both ends. */
+		size_t over = size + align - PAGE_SIZE;
+		char *q = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (q == MAP_FAILED)
+			return ENOMEM;
+		char *a = (char *)ALIGN_UP((uintptr_t)q, align);
+		size_t head = (size_t)(a - q);
+		size_t tail = over - head - size;
+		if (head)
+			munmap(q, head);
+		if (tail)
+			munmap(a + size, tail);
+		p = a;
+	}
+	os_name_mapping(p, size);
+	*out = p;
+	return 0;
+}
+
+int os_unmap(void *p, size_t size)
+{
+	return munmap(p, size) == 0 ? 0 : errno;
+}
+
+int os_purge(void *p, size_t size)
+{
+	return madvise(p, size, MADV_DONTNEED) == 0 ? 0 : errno;
+}
+
+uint64_t os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned os_ncpus_allowed(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+unsigned os_current_cpu(void)
+{
+	int c = sched_getcpu();
+	return c < 0 ? 0 : (unsigned)c;
+}
+
+void os_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+int os_open_write(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+void os_close(int fd)
+{
+	close(fd);
+}
+
+void os_abort(void)
+{
+	abort();
+}
+
+size_t os_page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+size_t os_resident_bytes(void *p, size_t size)
+{
+	unsigned char vec[256];
+	size_t total = 0;
+	char *c = p;
+	size_t npages = size / PAGE_SIZE;
+	while (npages > 0) {
+		size_t n = npages < sizeof vec ? npages : sizeof vec;
+		if (mincore(c, n * PAGE_SIZE, vec) != 0)
+			return total;
+		for (size_t i = 0; i < n; i++)
+			total += (vec[i] & 1) * PAGE_SIZE;
+		c += n * PAGE_SIZE;
+		npages -= n;
+	}
+	return total;
+}

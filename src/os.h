@@ -1,0 +1,56 @@
+/* os.h - the operating-system layer: the only code that makes system calls.
+ *
+ * Every function returns 0 or an errno value unless it says otherwise, and
+ * never allocates with malloc. Mappings hakmem makes are named in
+ * /proc/PID/maps ("[anon:hakmem]") where the kernel supports it.
+ */
+#ifndef HAKMEM_OS_H
+#define HAKMEM_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Maps `size` bytes (a multiple of the page size) of zeroed, read-write memory
+ * aligned to `align` (a power of two >= page size). Application memory is not
+ * mapped with MAP_NORESERVE, so the kernel's overcommit policy refuses sizes
+ * it cannot back, as with glibc. Post: *out is aligned; on failure *out is
+ * NULL and ENOMEM is returned. */
+int os_map_aligned(size_t size, size_t align, void **out);
+
+/* Maps metadata memory (zeroed, page aligned, no alignment beyond a page). */
+int os_map(size_t size, void **out);
+
+/* Unmaps [p, p+size). Pre: both page-aligned. */
+int os_unmap(void *p, size_t size);
+
+/* Tells the kernel the pages of [p, p+size) may be dropped; they read back as
+ * zero. Pre: page-aligned. */
+int os_purge(void *p, size_t size);
+
+/* Monotonic time in nanoseconds (vDSO: no system call on Linux x86-64). */
+uint64_t os_now_ns(void);
+
+/* Number of CPUs this process may run on (at least 1). */
+unsigned os_ncpus_allowed(void);
+
+/* The CPU the calling thread runs on (vDSO/rseq), or 0 if unknown. */
+unsigned os_current_cpu(void);
+
+/* Writes the whole buffer to a file descriptor, retrying short writes. */
+void os_write_all(int fd, const char *buf, size_t len);
+
+/* Opens a file for writing (created, truncated): the descriptor or -errno. */
+int os_open_write(const char *path);
+void os_close(int fd);
+
+/* Stops the process with SIGABRT. */
+void os_abort(void) __attribute__((noreturn));
+
+/* The whole system's page size, checked once at start-up. */
+size_t os_page_size(void);
+
+/* Bytes of [p, p+size) resident in memory (mincore). */
+size_t os_resident_bytes(void *p, size_t size);
+
+#endif

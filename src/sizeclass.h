@@ -1,0 +1,47 @@
+/* sizeclass.h - the size classes of slab blocks.
+ *
+ * 16..64 B in steps of 8, then four classes per doubling up to SLAB_MAX_SIZE
+ * (32 KiB): consecutive classes are at most 25 % apart from 32 B up. Below
+ * that, 8 B is the step: every block stays 8-aligned (16-aligned where its size
+ * is a multiple of 16), as with mimalloc; a 4-aligned 20 B class would break
+ * programs that tag pointer bits. Sizes up to TINY_MAX_SIZE are looked up in
+ * a table; the "tiny" tier is what the tiny.* ctl keys address.
+ */
+#ifndef HAKMEM_SIZECLASS_H
+#define HAKMEM_SIZECLASS_H
+
+#include "internal.h"
+
+#define NCLASSES       43
+#define TINY_NCLASSES  23
+#define TINY_MAX_SIZE  ((size_t)1024)
+#define SLAB_MAX_SIZE  ((size_t)32768)
+
+/* Block size of each class. */
+extern const uint32_t class_size[NCLASSES];
+/* Class of a size <= TINY_MAX_SIZE, indexed by (size + 7) >> 3. */
+extern const uint8_t class_small_index[TINY_MAX_SIZE / 8 + 1];
+
+/* class_small_index[(size + 7) >> 3] * 32, indexed by size: malloc's fast path. */
+extern const uint16_t tiny_bin_off[TINY_MAX_SIZE + 1];
+
+/* Smallest class whose blocks hold `size` bytes. Pre: size <= SLAB_MAX_SIZE. */
+FAST_PATH unsigned size_to_class(size_t size)
+{
+	if (LIKELY(size <= TINY_MAX_SIZE))
+		return class_small_index[(size + 7) >> 3];
+	/* 2^k < size <= 2^(k+1): four classes of step 2^(k-2) in that range. */
+	unsigned k = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1));
+	size_t step = (size_t)1 << (k - 2);
+	unsigned idx = (unsigned)((size - ((size_t)1 << k) + step - 1) >> (k - 2)) - 1u;
+	return 7u + 4u * (k - 6u) + idx;
+}
+
+/* Smallest class whose blocks hold `size` bytes and are aligned to `align`
+ * (a power of two <= SLAB_MAX_SIZE), or NCLASSES if none. */
+unsigned size_to_class_aligned(size_t size, size_t align);
+
+/* Blocks of class c that fit in a slab whose blocks start at `start`. */
+unsigned class_slab_capacity(unsigned c, size_t start);
+
+#endif

@@ -1,0 +1,298 @@
+/* stats.c - statistics snapshots and the printer. The printer reads every
+ * figure through hakmem_ctl, like any other client. */
+#include "stats.h"
+#include "arena.h"
+#include "conf.h"
+#include "large.h"
+#include "log.h"
+#include "os.h"
+#include "tcache.h"
+
+#include <hakmem.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+
+static void live_cb(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc, uint64_t nfree,
+                    uint64_t ncached)
+{
+	snapshot_t *s = ctx;
+	bin_stats_t *b = &s->arenas[a->index].bins[cls];
+	b->nmalloc += nmalloc;
+	b->nfree += nfree;
+	(void)ncached;
+}
+
+int stats_refresh(snapshot_t *s)
+{
+	if (g_arenas == NULL)
+		return EFAULT;
+	if (s->arenas == NULL) {
+		void *p;
+		if (os_map(ALIGN_UP(sizeof(arena_stats_t) * g_narenas, PAGE_SIZE), &p) != 0)
+			return EFAULT;
+		s->arenas = p;
+	}
+	tcache_merge_self();
+	uint64_t nss = 0, mapped = 0, retained = 0, resident = 0, active = 0;
+	uint64_t large_alloc = 0, large_nmalloc = 0, large_nfree = 0;
+	for (unsigned i = 0; i < g_narenas; i++) {
+		arena_t *a = &g_arenas[i];
+		arena_stats_t *as = &s->arenas[i];
+		memset(as, 0, sizeof *as);
+		for (unsigned c = 0; c < NCLASSES; c++) {
+			bin_t *b = &a->bins[c];
+			lock_acquire(&b->lock);
+			as->bins[c] = (bin_stats_t){ b->nmalloc, b->nfree, b->nrefills, b->nflushes,
+			                             b->curslabs, b->curregs };
+			lock_release(&b->lock);
+			active += as->bins[c].curslabs * SLAB_SIZE;
+		}
+		lock_acquire(&a->ss_lock);
+		as->nsuperslabs = a->nss;
+		as->retained = a->retained;
+		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next)
+			as->resident += os_resident_bytes(c, SS_SIZE);
+		lock_release(&a->ss_lock);
+		lock_acquire(&a->large_lock);
+		as->large_nmalloc = a->large_nmalloc;
+		as->large_nfree = a->large_nfree;
+		as->large_allocated = a->large_allocated;
+		as->large_active = a->large_live_bytes;
+		as->large_cached = a->large_cached_bytes;
+		for (chunk_t *c = a->large_live; c; c = c->large.next)
+			as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
+		for (int k = 0; k < LARGE_CACHE_SLOTS; k++) {
+			chunk_t *c = a->large_cache[k].chunk;
+			if (c)
+				as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
+		}
+		lock_release(&a->large_lock);
+		as->mapped = as->nsuperslabs * SS_SIZE + as->large_active + as->large_cached;
+		nss += as->nsuperslabs;
+		mapped += as->mapped;
+		retained += as->retained;
+		resident += as->resident;
+		active += as->large_active;
+		large_alloc += as->large_allocated;
+		large_nmalloc += as->large_nmalloc;
+		large_nfree += as->large_nfree;
+	}
+	tcache_stats_sum_live(live_cb, s);
+	uint64_t allocated = large_alloc, nmalloc = large_nmalloc, nfree = large_nfree;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		uint64_t m = 0, f = 0;
+		for (unsigned i = 0; i < g_narenas; i++) {
+			m += s->arenas[i].bins[c].nmalloc;
+			f += s->arenas[i].bins[c].nfree;
+		}
+		nmalloc += m;
+		nfree += f;
+		if (m > f)
+			allocated += (m - f) * class_size[c];
+	}
+	s->allocated = allocated;
+	s->active = active > allocated ? active : allocated;
+	s->mapped = mapped;
+	s->retained = retained;
+	s->resident = resident;
+	s->metadata = ALIGN_UP(sizeof(arena_t) * g_narenas, PAGE_SIZE) + tcache_metadata_bytes() +
+	              nss * SS_HEADER_SIZE + ALIGN_UP(sizeof(arena_stats_t) * g_narenas, PAGE_SIZE);
+	s->nmalloc = nmalloc;
+	s->nfree = nfree;
+	s->large_nmalloc = large_nmalloc;
+	s->large_nfree = large_nfree;
+	return 0;
+}
+
+/* ---- printing ---- */
+
+typedef struct printer {
+	void (*cb)(void *, const char *);
+	void *opaque;
+	bool json;
+	char buf[1024];
+	size_t len;
+} printer_t;
+
+static void pr_flush(printer_t *p)
+{
+	if (p->len) {
+		p->buf[p->len] = '\0';
+		p->cb(p->opaque, p->buf);
+		p->len = 0;
+	}
+}
+
+__attribute__((format(printf, 2, 3))) static void pr(printer_t *p, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = hm_vformat(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n >= sizeof tmp)
+		n = sizeof tmp - 1;
+	if (p->len + n >= sizeof p->buf - 1)
+		pr_flush(p);
+	memcpy(p->buf + p->len, tmp, n);
+	p->len += n;
+}
+
+static uint64_t ctl_u64(const char *name)
+{
+	uint64_t v = 0;
+	size_t sz = sizeof v;
+	hakmem_ctl(name, &v, &sz, NULL, 0);
+	return v;
+}
+
+static uint64_t ctl_u32(const char *name)
+{
+	unsigned v = 0;
+	size_t sz = sizeof v;
+	hakmem_ctl(name, &v, &sz, NULL, 0);
+	return v;
+}
+
+static const char *const g_totals[] = { "allocated", "active", "resident", "mapped", "retained",
+                                        "metadata" };
+static const char *const g_counts[] = { "nmalloc", "nfree" };
+static const char *const g_bin_fields[] = { "nmalloc", "nfree", "nrefills",
+                                            "nflushes", "curslabs", "curregs" };
+
+static void print_json(printer_t *p)
+{
+	char name[128];
+	const char *version = "";
+	size_t sz = sizeof version;
+	hakmem_ctl("version", &version, &sz, NULL, 0);
+	pr(p, "{\"version\":\"%s\",\"epoch\":%llu,\n", version,
+	   (unsigned long long)ctl_u64("epoch"));
+	pr(p, "\"tiny\":{\"fast_cap\":%llu,\"refill\":%llu,\"drain_interval\":%llu},\n",
+	   (unsigned long long)ctl_u32("tiny.fast_cap"), (unsigned long long)ctl_u32("tiny.refill"),
+	   (unsigned long long)ctl_u32("tiny.drain_interval"));
+	ssize_t decay = 0;
+	sz = sizeof decay;
+	hakmem_ctl("decay_ms", &decay, &sz, NULL, 0);
+	pr(p, "\"decay_ms\":%lld,\n", (long long)decay);
+	unsigned narenas = (unsigned)ctl_u32("arenas.narenas");
+	pr(p, "\"arenas\":{\"narenas\":%u},\n\"stats\":{", narenas);
+	for (size_t i = 0; i < ARRAY_LEN(g_totals); i++) {
+		hm_format(name, sizeof name, "stats.%s", g_totals[i]);
+		pr(p, "\"%s\":%llu,", g_totals[i], (unsigned long long)ctl_u64(name));
+	}
+	for (size_t i = 0; i < ARRAY_LEN(g_counts); i++) {
+		hm_format(name, sizeof name, "stats.%s", g_counts[i]);
+		pr(p, "\"%s\":%llu,", g_counts[i], (unsigned long long)ctl_u64(name));
+	}
+	pr(p, "\n\"arenas\":{");
+	for (unsigned a = 0; a < narenas; a++) {
+		pr(p, "%s\n\"%u\":{\"large\":{\"nmalloc\":%llu,\"nfree\":%llu},\"classes\":{", a ? "," : "", a,
+		   0ull + (unsigned long long)({ hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a); ctl_u64(name); }),
+		   0ull + (unsigned long long)({ hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a); ctl_u64(name); }));
+		bool first = true;
+		for (unsigned c = 0; c < NCLASSES; c++) {
+			hm_format(name, sizeof name, "stats.arenas.%u.class.%u.nmalloc", a, c);
+			if (ctl_u64(name) == 0)
+				continue;
+			pr(p, "%s\"%u\":{\"size\":%u", first ? "" : ",", c, class_size[c]);
+			first = false;
+			for (size_t f = 0; f < ARRAY_LEN(g_bin_fields); f++) {
+				hm_format(name, sizeof name, "stats.arenas.%u.class.%u.%s", a, c,
+				          g_bin_fields[f]);
+				pr(p, ",\"%s\":%llu", g_bin_fields[f], (unsigned long long)ctl_u64(name));
+			}
+			pr(p, "}");
+		}
+		pr(p, "}}");
+	}
+	pr(p, "}}}\n");
+}
+
+static void print_text(printer_t *p)
+{
+	char name[128];
+	const char *version = "";
+	size_t sz = sizeof version;
+	hakmem_ctl("version", &version, &sz, NULL, 0);
+	unsigned narenas = (unsigned)ctl_u32("arenas.narenas");
+	pr(p, "___ hakmem %s statistics ___\n", version);
+	pr(p, "arenas: %u   tiny.fast_cap: %u   tiny.refill: %u\n", narenas,
+	   (unsigned)ctl_u32("tiny.fast_cap"), (unsigned)ctl_u32("tiny.refill"));
+	for (size_t i = 0; i < ARRAY_LEN(g_totals); i++) {
+		hm_format(name, sizeof name, "stats.%s", g_totals[i]);
+		pr(p, "%-10s %14llu bytes\n", g_totals[i], (unsigned long long)ctl_u64(name));
+	}
+	pr(p, "%-10s %14llu\n%-10s %14llu\n", "nmalloc", (unsigned long long)ctl_u64("stats.nmalloc"),
+	   "nfree", (unsigned long long)ctl_u64("stats.nfree"));
+	for (unsigned a = 0; a < narenas; a++) {
+		bool header = false;
+		for (unsigned c = 0; c < NCLASSES; c++) {
+			uint64_t v[ARRAY_LEN(g_bin_fields)];
+			for (size_t f = 0; f < ARRAY_LEN(g_bin_fields); f++) {
+				hm_format(name, sizeof name, "stats.arenas.%u.class.%u.%s", a, c,
+				          g_bin_fields[f]);
+				v[f] = ctl_u64(name);
+			}
+			if (v[0] == 0 && v[4] == 0)
+				continue;
+			if (!header) {
+				pr(p, "arena %u:\n  %5s %8s %12s %12s %10s %10s %8s %10s\n", a, "class",
+				   "size", "nmalloc", "nfree", "refills", "flushes", "slabs", "regs");
+				header = true;
+			}
+			pr(p, "  %5u %8u %12llu %12llu %10llu %10llu %8llu %10llu\n", c, class_size[c],
+			   (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
+			   (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5]);
+		}
+		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
+		uint64_t lm = ctl_u64(name);
+		hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a);
+		uint64_t lf = ctl_u64(name);
+		if (lm)
+			pr(p, "arena %u large: nmalloc %llu nfree %llu\n", a, (unsigned long long)lm,
+			   (unsigned long long)lf);
+	}
+}
+
+static void write_stderr(void *opaque, const char *text)
+{
+	(void)opaque;
+	os_write_all(2, text, strlen(text));
+}
+
+EXPORT void hakmem_stats_print(void (*write_cb)(void *, const char *), void *opaque,
+                               const char *opts)
+{
+	printer_t p = { write_cb ? write_cb : write_stderr, write_cb ? opaque : NULL, false, "", 0 };
+	uint64_t e = 1;
+	size_t sz = sizeof e;
+	hakmem_ctl("epoch", &e, &sz, &e, sz);
+	if (opts != NULL && strchr(opts, 'J') != NULL)
+		print_json(&p);
+	else
+		print_text(&p);
+	pr_flush(&p);
+}
+
+static void write_fd(void *opaque, const char *text)
+{
+	os_write_all((int)(intptr_t)opaque, text, strlen(text));
+}
+
+void stats_print_at_exit(void)
+{
+	int fd = 2;
+	if (g_conf.stats_file[0] != '\0') {
+		fd = os_open_write(g_conf.stats_file);
+		if (fd < 0) {
+			hm_log("opt.stats_file: cannot open %s", g_conf.stats_file);
+			fd = 2;
+		}
+	}
+	hakmem_stats_print(write_fd, (void *)(intptr_t)fd,
+	                   g_conf.stats_print == STATS_PRINT_JSON ? "J" : "");
+	if (fd != 2)
+		os_close(fd);
+}

@@ -1,0 +1,42 @@
+/* stats.h - statistics snapshots (refreshed by writing "epoch") and the
+ * printer, which is a client of hakmem_ctl. */
+#ifndef HAKMEM_STATS_H
+#define HAKMEM_STATS_H
+
+#include "internal.h"
+#include "sizeclass.h"
+
+typedef struct bin_stats {
+	uint64_t nmalloc;   /* blocks handed to the program */
+	uint64_t nfree;     /* blocks the program freed */
+	uint64_t nrefills;  /* thread-cache refills from this bin */
+	uint64_t nflushes;  /* batches given back to this bin */
+	uint64_t curslabs;  /* active slabs */
+	uint64_t curregs;   /* blocks outside slabs (held, or cached in threads) */
+} bin_stats_t;
+
+typedef struct arena_stats {
+	bin_stats_t bins[NCLASSES];
+	uint64_t large_nmalloc, large_nfree;
+	uint64_t large_allocated;  /* usable bytes of live large blocks */
+	uint64_t large_active;     /* mapped bytes of live large blocks */
+	uint64_t large_cached;     /* mapped bytes of cached large mappings */
+	uint64_t nsuperslabs;
+	uint64_t mapped, retained, resident;
+} arena_stats_t;
+
+typedef struct snapshot {
+	uint64_t epoch;
+	uint64_t allocated, active, resident, mapped, retained, metadata;
+	uint64_t nmalloc, nfree;       /* all sizes, process totals */
+	uint64_t large_nmalloc, large_nfree;
+	arena_stats_t *arenas;         /* g_narenas entries */
+} snapshot_t;
+
+/* Recomputes *s from the arenas and the live threads. Caller serialises. */
+int stats_refresh(snapshot_t *s);
+
+/* Writes the statistics where opt.stats_print / opt.stats_file say. */
+void stats_print_at_exit(void);
+
+#endif

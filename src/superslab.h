@@ -1,0 +1,168 @@
+/* superslab.h - SuperSlabs, slabs and the chunk header of every 2 MiB-aligned
+ * hakmem mapping.
+ *
+ * A SuperSlab (2 MiB, aligned to 2 MiB) starts with its header:
+ *
+ *   offset 0      chunk_t   (64 B)  kind, owner arena, unit bitmaps, list links
+ *   offset 64     slab_t[32] (64 B each) metadata of slab i (the 64 KiB unit i)
+ *   offset 2112   free bitmaps, 512 B per slab (1 bit per block: free in slab)
+ *   offset 32 KiB first block of slab 0; slab i > 0 starts at i * 64 KiB
+ *
+ * so free() finds a block's slab with two instructions: mask the pointer down
+ * to the chunk, shift its offset down to the slab index. Slabs of different
+ * classes share a SuperSlab. A large block's mapping starts with the same
+ * chunk_t and a slab_t whose arena is NULL, which sends free() to its slow
+ * path. No per-block header exists anywhere.
+ */
+#ifndef HAKMEM_SUPERSLAB_H
+#define HAKMEM_SUPERSLAB_H
+
+#include "internal.h"
+#include "sizeclass.h"
+
+struct arena;
+
+#define CHUNK_MAGIC 0x4d4b4148u /* "HAKM" */
+
+enum chunk_kind {
+	CHUNK_SUPERSLAB = 1,
+	CHUNK_LARGE = 2,
+};
+
+enum slab_state {
+	SLAB_FREE = 0,   /* unit not in use (its slab_t is zero but for index) */
+	SLAB_ACTIVE = 1, /* serving a class */
+};
+
+/* Metadata of one slab. Lives in the SuperSlab header. */
+typedef struct slab {
+	struct arena *arena;  /* owner; NULL while free. Read by free()'s fast path
+	                         without a lock: written only while no block of
+	                         the slab is outside it [arena->ss_lock] */
+	uint8_t cls;          /* size class [immutable while active] */
+	uint8_t state;        /* enum slab_state [bin lock] */
+	uint8_t index;        /* unit index in the SuperSlab [immutable] */
+	uint8_t in_partial;   /* on the bin's partial list [bin lock] */
+	uint16_t cap;         /* blocks the slab holds [immutable while active] */
+	uint16_t used;        /* blocks outside the slab: in tcaches or held [bin lock] */
+	uint16_t ncarved;     /* blocks carved so far; carving is lazy [bin lock] */
+	uint16_t nfree;       /* blocks on `free` [bin lock] */
+	uint32_t block_size;  /* class_size[cls] [immutable while active] */
+	uint32_t recip;       /* ceil(2^32 / block_size): offset -> index [immutable] */
+	uint64_t bin_tpoff;   /* %fs-relative address of this class's bin in every
+	                         thread's cache (the cache's TLS offset + cls * 32):
+	                         free()'s fast path needs no index arithmetic
+	                         [immutable while active] */
+	void *free;           /* blocks given back to the slab [bin lock] */
+	struct slab *next;    /* bin's partial list [bin lock] */
+	union {
+		struct slab *prev;    /* while active: bin's partial list [bin lock] */
+		uint64_t free_since;  /* while free: when it became free, ns [ss_lock] */
+	};
+} slab_t;
+
+/* The first 64 bytes of every 2 MiB-aligned mapping. */
+typedef struct chunk {
+	uint32_t magic;       /* CHUNK_MAGIC */
+	uint8_t kind;         /* enum chunk_kind */
+	uint8_t on_avail;     /* on the arena's list of SuperSlabs with free units [ss_lock] */
+	uint16_t huge_align;  /* large: header sits below a 2 MiB-aligned block */
+	struct arena *arena;  /* owner [immutable] */
+	union {
+		struct {              /* CHUNK_SUPERSLAB [arena->ss_lock] */
+			uint32_t free_units;  /* bit i: slab i is free */
+			uint32_t dirty_units; /* bit i: free slab i still has resident pages */
+			struct chunk *next;   /* arena's SuperSlabs with free units */
+			struct chunk *prev;
+			struct chunk *all_next; /* every SuperSlab of the arena */
+			uint64_t empty_since; /* all units free since, ns */
+		} ss;
+		struct {              /* CHUNK_LARGE [owner only, or the cache lock] */
+			void *map_base;       /* start of the mapping */
+			size_t map_size;      /* bytes mapped */
+			size_t usable;        /* bytes the program may use */
+			void *user;           /* the pointer malloc returned; NULL once freed */
+			struct chunk *next;   /* arena's live large blocks [large_lock] */
+			struct chunk *prev;
+		} large;
+	};
+} chunk_t;
+
+_Static_assert(sizeof(slab_t) == 64, "slab_t is one cache line");
+_Static_assert(sizeof(chunk_t) == 64, "chunk_t is one cache line");
+
+#define SS_BITMAP_WORDS  (SLAB_SIZE / 16 / 64)  /* 64 words: one bit per 16 B */
+
+typedef struct superslab {
+	chunk_t hdr;
+	slab_t slabs[SLABS_PER_SS];
+	uint64_t bitmap[SLABS_PER_SS][SS_BITMAP_WORDS];
+} superslab_t;
+
+#define SS_HEADER_SIZE   sizeof(superslab_t)
+#define SLAB0_START      ((size_t)32 * KiB)  /* keeps blocks of 2^k <= 32 KiB aligned */
+_Static_assert(SS_HEADER_SIZE <= SLAB0_START, "SuperSlab header fits below slab 0");
+
+FAST_PATH chunk_t *ptr_chunk(const void *p)
+{
+	return (chunk_t *)((uintptr_t)p & ~(uintptr_t)SS_MASK);
+}
+
+FAST_PATH superslab_t *ptr_superslab(const void *p)
+{
+	return (superslab_t *)ptr_chunk(p);
+}
+
+/* The slab_t of the 64 KiB unit holding p (or, for a large chunk, the zeroed
+ * slab_t that routes free() to the slow path). */
+FAST_PATH slab_t *ptr_slab(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	return (slab_t *)((a & ~(uintptr_t)SS_MASK) + sizeof(chunk_t) +
+	                  ((a >> (SLAB_SHIFT - 6)) & ((SLABS_PER_SS - 1) << 6)));
+}
+
+FAST_PATH size_t superslab_unit_start(unsigned idx);
+
+FAST_PATH char *slab_base(slab_t *s)
+{
+	return (char *)ptr_chunk(s) + superslab_unit_start(s->index);
+}
+
+/* Index of block p in its slab, or -1 if p is not the start of a block. */
+FAST_PATH long slab_block_index(slab_t *s, const void *p)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(s);
+	if (off >= (uintptr_t)s->cap * s->block_size)
+		return -1;
+	uint32_t idx = (uint32_t)(((uint64_t)off * s->recip) >> 32);
+	if ((uintptr_t)idx * s->block_size != off)
+		return -1;
+	return (long)idx;
+}
+
+FAST_PATH uint64_t *slab_bitmap(slab_t *s)
+{
+	return ((superslab_t *)ptr_chunk(s))->bitmap[s->index];
+}
+
+/* Maps a new SuperSlab for `arena`: all units free. Returns NULL on ENOMEM. */
+superslab_t *superslab_create(struct arena *arena);
+void superslab_destroy(superslab_t *ss);
+
+/* The thread cache's offset from the thread pointer, set once at start-up. */
+extern uint64_t g_tcache_tpoff;
+
+/* Prepares free unit `idx` of ss to serve class `cls` for `arena`. */
+void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena);
+
+/* Resets slab idx to the free state. */
+void superslab_slab_fini(superslab_t *ss, unsigned idx);
+
+/* First and last byte offsets of unit idx that blocks may use. */
+FAST_PATH size_t superslab_unit_start(unsigned idx)
+{
+	return idx == 0 ? SLAB0_START : (size_t)idx * SLAB_SIZE;
+}
+
+#endif
