@@ -1,0 +1,71 @@
+## bench/local.mk: the benchmark workloads, their smoke tests, and the
+## `make bench` / `make bench-quick` runner. See bench/README.md.
+##
+## The workloads are NOT linked with hakmem: each runs under every allocator
+## through LD_PRELOAD (glibc: nothing preloaded) and proves at the end, through
+## dlsym("hakmem_ctl") and dladdr(malloc), which allocator served it.
+
+BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread fastpath startup
+
+# -fno-builtin-*: GCC must not fold or remove a malloc/free pair; the
+# workloads also pass every pointer through an empty asm so none escapes it.
+BENCH_CFLAGS = $(AM_CFLAGS) -O2 -pthread -fno-builtin-malloc -fno-builtin-calloc \
+	-fno-builtin-realloc -fno-builtin-free
+BENCH_LIBS = -ldl -lpthread
+
+noinst_PROGRAMS += bench/random_mixed bench/larson bench/mid_large_mt bench/scenario \
+	bench/sequential bench/xthread bench/fastpath bench/startup
+
+bench_random_mixed_SOURCES = bench/random_mixed.c bench/bench.h
+bench_random_mixed_CFLAGS = $(BENCH_CFLAGS)
+bench_random_mixed_LDADD = $(BENCH_LIBS)
+bench_larson_SOURCES = bench/larson.c bench/bench.h
+bench_larson_CFLAGS = $(BENCH_CFLAGS)
+bench_larson_LDADD = $(BENCH_LIBS)
+bench_mid_large_mt_SOURCES = bench/mid_large_mt.c bench/bench.h
+bench_mid_large_mt_CFLAGS = $(BENCH_CFLAGS)
+bench_mid_large_mt_LDADD = $(BENCH_LIBS)
+bench_scenario_SOURCES = bench/scenario.c bench/bench.h
+bench_scenario_CFLAGS = $(BENCH_CFLAGS)
+bench_scenario_LDADD = $(BENCH_LIBS)
+bench_sequential_SOURCES = bench/sequential.c bench/bench.h
+bench_sequential_CFLAGS = $(BENCH_CFLAGS)
+bench_sequential_LDADD = $(BENCH_LIBS)
+bench_xthread_SOURCES = bench/xthread.c bench/bench.h
+bench_xthread_CFLAGS = $(BENCH_CFLAGS)
+bench_xthread_LDADD = $(BENCH_LIBS)
+bench_fastpath_SOURCES = bench/fastpath.c bench/bench.h
+bench_fastpath_CFLAGS = $(BENCH_CFLAGS)
+bench_fastpath_LDADD = $(BENCH_LIBS)
+bench_startup_SOURCES = bench/startup.c bench/bench.h
+bench_startup_CFLAGS = $(BENCH_CFLAGS)
+bench_startup_LDADD = $(BENCH_LIBS)
+
+# make check: each workload once, tiny, under hakmem (LD_PRELOAD of
+# .libs/libhakmem.so). bench/smoke.sh checks the exit status, that the result
+# line parses, and that hakmem served at least the allocations the workload
+# made. Timings are never asserted. bench/selftest-run.sh checks the runner's
+# parsing, refusal rules and report writers on made-up runs.
+BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
+	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
+	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
+	bench/selftest-run.sh
+TESTS += $(BENCH_SMOKE_TESTS)
+EXTRA_DIST += bench/README.md bench/run.py bench/smoke.sh $(BENCH_SMOKE_TESTS)
+
+# make bench: every workload under hakmem, glibc, jemalloc, mimalloc and
+# tcmalloc, interleaved, BENCH_ROUNDS rounds (default 5), plus
+# callgrind instruction counts; results go to bench/results/ in the source
+# tree (JSON, markdown, SVG). BENCH_ARGS passes more options to bench/run.py
+# (see `bench/run.py --help`), e.g. make bench BENCH_ARGS='--only larson'.
+# BENCH_OUT=DIR writes the results elsewhere.
+BENCH_OUT = $(abs_top_srcdir)/bench/results
+BENCH_RUN = py='$(PYTHON3)'; test -n "$$py" || py=python3; \
+	"$$py" $(abs_top_srcdir)/bench/run.py --builddir '$(abs_top_builddir)' \
+	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS))
+
+.PHONY: bench bench-quick
+bench: all
+	@$(BENCH_RUN) --mode full $(BENCH_ARGS)
+bench-quick: all
+	@$(BENCH_RUN) --mode quick $(BENCH_ARGS)
