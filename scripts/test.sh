@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (make check). The last
+# line is "N passed, N failed"; the exit status is non-zero if any test failed.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh" || exit 1
+"$top/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
+cd "$top/build"
+make -j"$(nproc)" check >/dev/null 2>&1
+rc=$?
+pass=0; fail=0; skip=0
+while IFS= read -r trs; do
+	name=${trs#./}
+	name=${name%.trs}
+	res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
+	case "$res" in
+	PASS | XFAIL) pass=$((pass + 1)); echo "PASS  $name" ;;
+	SKIP) skip=$((skip + 1)); echo "SKIP  $name" ;;
+	*) fail=$((fail + 1)); echo "FAIL  $name ($res)" ;;
+	esac
+done < <(find . -name '*.trs' | sort)
+if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
+	[ -f test-suite.log ] && sed -n '1,200p' test-suite.log
+	[ "$fail" -eq 0 ] && fail=1
+fi
+if [ "$skip" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ]
