@@ -331,7 +331,9 @@ slab_t *arena_validate_block(const void *p)
 	if (!chunk_is_ours(c) || c->magic != CHUNK_MAGIC || c->kind != CHUNK_SUPERSLAB)
 		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
 	slab_t *s = ptr_slab(p);
-	if (s->state != SLAB_ACTIVE || slab_block_index(s, p) < 0)
+	if (s->state != SLAB_ACTIVE)
+		hm_fatal("double free (or invalid free) of %p: its slab holds no allocated block", p);
+	if (slab_block_index(s, p) < 0)
 		hm_fatal("invalid free of %p: not the start of an allocated block", p);
 	return s;
 }

@@ -54,6 +54,7 @@ typedef struct arena {
 	uint64_t large_nmalloc;
 	uint64_t large_nfree;
 	uint64_t large_nmaps;        /* large mappings made (cache misses) */
+	uint64_t large_next_purge;   /* ns: when the cache's next decay pass is due [racy hint] */
 } arena_t;
 
 extern arena_t *g_arenas;       /* [immutable after init] */

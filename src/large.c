@@ -173,9 +173,8 @@ static void large_unmap(chunk_t *c)
 	os_unmap(base, size);
 }
 
-void large_free(void *p)
+void large_free(void *p, chunk_t *c)
 {
-	chunk_t *c = large_chunk_of(p);
 	if (c == NULL)
 		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
 	if (c->large.user != p) {
@@ -238,7 +237,7 @@ void large_free(void *p)
 		large_unmap(evict);
 	if (!cache)
 		large_unmap(c);
-	else if (g_conf.decay_ms >= 0)
+	else if (g_conf.decay_ms >= 0 && now >= a->large_next_purge)
 		large_cache_purge(a, now, false);
 }
 
@@ -248,6 +247,9 @@ void large_cache_purge(arena_t *a, uint64_t now, bool force)
 	if (decay < 0 && !force)
 		return;
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	/* The next pass is due when the oldest entry left expires; at most one
+	 * pass per 1/8 of the delay. */
+	a->large_next_purge = now + (delay / 8 > 1000000 ? delay / 8 : 1000000);
 	for (;;) {
 		chunk_t *victim = NULL;
 		lock_acquire(&a->large_lock);

@@ -20,13 +20,22 @@ struct arena;
  * *zeroed when the memory is known to be zero. NULL with ENOMEM on failure. */
 void *large_alloc(struct arena *a, size_t size, size_t align, bool *zeroed);
 
-/* Frees a large block; validates it (fatal on double or invalid free). */
-void large_free(void *p);
+/* Frees large block p whose header large_chunk_of(p) returned (NULL: p is not
+ * a live large block, which is fatal: double or invalid free). */
+void large_free(void *p, chunk_t *c);
 
 /* The large chunk header of p, or NULL if p is not a live large block. */
 chunk_t *large_chunk_of(const void *p);
 
 size_t large_usable(const void *p);
+
+/* The header of a large block hakmem just returned (no validation). */
+static inline chunk_t *large_header(const void *p)
+{
+	if (((uintptr_t)p & SS_MASK) == 0)
+		return (chunk_t *)((char *)p - sizeof(chunk_t));
+	return ptr_chunk(p);
+}
 
 /* Unmaps cached mappings older than decay_ms (all if force). */
 void large_cache_purge(struct arena *a, uint64_t now, bool force);

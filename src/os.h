@@ -28,7 +28,8 @@ int os_unmap(void *p, size_t size);
  * zero. Pre: page-aligned. */
 int os_purge(void *p, size_t size);
 
-/* Monotonic time in nanoseconds (vDSO: no system call on Linux x86-64). */
+/* Monotonic time in nanoseconds, at the kernel tick's resolution (a few ms;
+ * vDSO: no system call). */
 uint64_t os_now_ns(void);
 
 /* Number of CPUs this process may run on (at least 1). */

@@ -258,7 +258,9 @@ static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsi
 	void *buf[FLUSH_BATCH];
 	unsigned n = 0;
 	uint64_t flushed = 0;
-	while (rest != NULL) {
+	/* Bounded by the count, not by NULL: a double free makes a cycle, which
+	 * arena_dalloc then reports. */
+	for (int64_t left = cached - keep; left > 0 && rest != NULL; left--) {
 		buf[n++] = rest;
 		rest = *(void **)rest;
 		if (n == FLUSH_BATCH) {
@@ -410,7 +412,7 @@ static void *tcache_alloc_large(tcache_t *tc, tcache_cold_t *cold, size_t size, 
 	void *p = large_alloc(tc->arena, size, align, zeroed);
 	if (p != NULL) {
 		cold->large_nmalloc++;
-		cold->large_alloc_bytes += large_usable(p);
+		cold->large_alloc_bytes += large_header(p)->large.usable;
 	}
 	return p;
 }
@@ -469,14 +471,12 @@ static void free_large(void *p)
 {
 	tcache_t *tc = &tcache_tls;
 	tcache_cold_t *cold = tc->cold;
-	if (cold != NULL && cold != TCACHE_EXITED) {
-		chunk_t *c = large_chunk_of(p);
-		if (c != NULL && c->large.user == p) {
-			cold->large_nfree++;
-			cold->large_free_bytes += c->large.usable;
-		}
+	chunk_t *c = large_chunk_of(p);
+	if (cold != NULL && cold != TCACHE_EXITED && c != NULL && c->large.user == p) {
+		cold->large_nfree++;
+		cold->large_free_bytes += c->large.usable;
 	}
-	large_free(p);
+	large_free(p, c);
 }
 
 void tcache_free_slow(void *p, bool undo)
