@@ -5,6 +5,7 @@
 #include "log.h"
 #include "os.h"
 #include "large.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 
 arena_t *g_arenas;
 unsigned g_narenas;
+unsigned g_arena_mode;
+uint64_t g_bind_failures;
 
 /* ---- chunk registry: one bit per 2 MiB of the 47-bit address space ---- */
 
@@ -59,10 +62,22 @@ int arenas_init(unsigned n)
 	if (os_map(size, &p) != 0)
 		return ENOMEM;
 	arena_t *arenas = p;
+	bool explicit_count = g_conf.narenas != 0;
 	for (unsigned i = 0; i < n; i++) {
 		arena_t *a = &arenas[i];
 		a->index = i;
-		a->node = -1;
+		if (!explicit_count) {
+			a->node = topology_arena_node(&g_topo, g_arena_mode, i);
+		} else if (g_topo.nnodes > 1 && !g_topo.policy_interleave) {
+			/* A given arena count: spread the arenas over the allowed nodes. */
+			unsigned k = i % (unsigned)__builtin_popcountll(g_topo.node_allowed ? g_topo.node_allowed : 1);
+			uint64_t m = g_topo.node_allowed;
+			while (k--)
+				m &= m - 1;
+			a->node = m ? __builtin_ctzll(m) : 0;
+		} else {
+			a->node = g_topo.nnodes == 1 ? 0 : -1;
+		}
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_init(&a->bins[c].lock);
 		lock_init(&a->ss_lock);
@@ -76,12 +91,31 @@ int arenas_init(unsigned n)
 arena_t *arena_choose(void)
 {
 	static unsigned next; /* [atomic] round-robin cursor */
-	unsigned i;
+	unsigned cpu, node, i;
 	if (g_conf.bind == BIND_ROUNDROBIN)
-		i = atomic_fetch_add_relaxed(&next, 1u);
-	else
-		i = os_current_cpu();
+		return &g_arenas[atomic_fetch_add_relaxed(&next, 1u) % g_narenas];
+	os_getcpu(&cpu, &node);
+	if (g_conf.narenas == 0) {
+		i = topology_arena_of(&g_topo, g_arena_mode, cpu, node);
+	} else {
+		/* A given arena count: the CPU's arena among those of its node. */
+		i = cpu;
+		if (g_topo.nnodes > 1)
+			for (unsigned k = 0; k < g_narenas; k++)
+				if (g_arenas[(cpu + k) % g_narenas].node == (int)node) {
+					i = cpu + k;
+					break;
+				}
+	}
 	return &g_arenas[i % g_narenas];
+}
+
+void arena_place(arena_t *a, void *p, size_t size)
+{
+	if (g_topo.nnodes <= 1 || g_topo.policy_set || a->node < 0)
+		return;
+	if (os_bind_node(p, size, a->node, g_conf.numa_strict) != 0)
+		atomic_add_relaxed(&g_bind_failures, 1);
 }
 
 /* ---- slabs ---- */
@@ -120,9 +154,11 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 	chunk_t *c = a->ss_avail;
 	if (c == NULL) {
 		lock_release(&a->ss_lock);
-		superslab_t *fresh = superslab_create(a);
-		if (fresh == NULL)
+		void *mem = superslab_map();
+		if (mem == NULL)
 			return NULL;
+		arena_place(a, mem, SS_SIZE); /* before the first touch */
+		superslab_t *fresh = superslab_init(mem, a);
 		chunk_register(fresh);
 		lock_acquire(&a->ss_lock);
 		fresh->hdr.ss.all_next = a->ss_all;
@@ -364,13 +400,15 @@ static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 	}
 }
 
-void arena_dalloc(void **blocks, unsigned n)
+void arena_dalloc(void **blocks, unsigned n, bool remote)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (blocks[i] == NULL)
 			continue;
 		slab_t *s0 = ptr_slab(blocks[i]);
 		arena_t *a = s0->arena;
+		if (UNLIKELY(a == NULL || s0->state != SLAB_ACTIVE))
+			hm_fatal("double free of %p (its slab is free)", blocks[i]);
 		unsigned cls = s0->cls;
 		bin_t *b = &a->bins[cls];
 		lock_acquire(&b->lock);
@@ -385,6 +423,7 @@ void arena_dalloc(void **blocks, unsigned n)
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
 			slab_dalloc(a, b, s, p);
+			b->remote_frees += remote;
 		}
 		b->nflushes++;
 		lock_release(&b->lock);

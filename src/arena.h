@@ -26,6 +26,7 @@ typedef struct bin {
 	uint64_t nflushes;    /* arena_dalloc batches [lock] */
 	uint64_t curslabs;    /* active slabs [lock] */
 	uint64_t curregs;     /* blocks outside slabs: in tcaches or held [lock] */
+	uint64_t remote_frees; /* blocks freed by threads of other arenas [lock] */
 } ALIGNED(128) bin_t;
 
 typedef struct large_entry {
@@ -59,6 +60,12 @@ typedef struct arena {
 
 extern arena_t *g_arenas;       /* [immutable after init] */
 extern unsigned g_narenas;      /* [immutable after init] */
+extern unsigned g_arena_mode;   /* enum arena_mode in force [immutable after init] */
+extern uint64_t g_bind_failures; /* mbind calls that failed [atomic] */
+
+/* Places [p, p+size) on arena a's node before first touch (no-op on one node,
+ * or when the operator set a policy with numactl). */
+void arena_place(arena_t *a, void *p, size_t size);
 
 /* Maps and initialises n arenas. */
 int arenas_init(unsigned n);
@@ -72,8 +79,9 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head);
 
 /* Gives blocks back to the slabs they came from, whatever their arena, taking
  * each bin's lock once. Detects invalid and double frees (fatal). The array's
- * entries are consumed (set to NULL). */
-void arena_dalloc(void **blocks, unsigned n);
+ * entries are consumed (set to NULL). `remote`: freed by a thread of another
+ * arena (counted in the owner's remote_frees). */
+void arena_dalloc(void **blocks, unsigned n, bool remote);
 
 /* Adds tcache counters into bin (a, cls). */
 void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree);

@@ -26,7 +26,9 @@ typedef struct conf {
 	int64_t decay_ms;             /* delay before free memory returns to the OS; -1 never */
 	uint64_t large_cache_max;     /* bytes of freed large mappings an arena keeps */
 	/* start-only (opt.*) */
-	uint32_t narenas;             /* 0: one per CPU */
+	uint32_t narenas;             /* 0: from opt.arenas and the topology */
+	uint32_t arena_mode;          /* enum arena_mode (topology.h) */
+	uint32_t numa_strict;         /* numa.policy: 0 preferred, 1 bind */
 	uint32_t bind;                /* enum bind_mode */
 	uint32_t stats_print;         /* enum stats_print_mode, at exit */
 	char stats_file[256];         /* "" for stderr */

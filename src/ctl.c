@@ -87,9 +87,13 @@ static int snap_ensure(void)
 	return 0;
 }
 
+/* A tunable changed: every thread re-reads it in its next slow path, the
+ * calling thread at once. */
 static void conf_bump(void)
 {
 	__atomic_add_fetch(&g_conf_gen, 1, __ATOMIC_RELAXED);
+	if (g_arenas != NULL)
+		tcache_reload_self();
 }
 
 /* ---- limits ---- */

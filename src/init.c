@@ -15,6 +15,7 @@
 #include "os.h"
 #include "stats.h"
 #include "superslab.h"
+#include "topology.h"
 #include "tcache.h"
 
 #include <errno.h>
@@ -51,7 +52,9 @@ static void init_run(void)
 {
 	g_tcache_tpoff = (uint64_t)(uintptr_t)tcache_fs();
 	conf_init();
-	unsigned n = g_conf.narenas ? g_conf.narenas : os_ncpus_allowed();
+	topology_init(&g_topo);
+	g_arena_mode = topology_choose_mode(&g_topo, (enum arena_mode)g_conf.arena_mode);
+	unsigned n = g_conf.narenas ? g_conf.narenas : topology_narenas(&g_topo, g_arena_mode);
 	if (n > ARENAS_MAX)
 		n = ARENAS_MAX;
 	if (arenas_init(n) != 0)

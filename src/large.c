@@ -69,6 +69,7 @@ static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroe
 		errno = ENOMEM;
 		return NULL;
 	}
+	arena_place(a, base, body + align);
 	char *user = (char *)base + align;
 	chunk_t *c = (chunk_t *)(user - sizeof(chunk_t));
 	large_write_header(c, a, base, body + align, user, body, true);
@@ -125,6 +126,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		errno = ENOMEM;
 		return NULL;
 	}
+	arena_place(a, base, need);
 	c = base;
 	char *user = (char *)base + off;
 	large_write_header(c, a, base, need, user, need - off, false);

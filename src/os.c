@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,4 +157,61 @@ size_t os_resident_bytes(void *p, size_t size)
 		npages -= n;
 	}
 	return total;
+}
+
+void os_getcpu(unsigned *cpu, unsigned *node)
+{
+	if (getcpu(cpu, node) != 0) {
+		*cpu = 0;
+		*node = 0;
+	}
+}
+
+long os_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t len = 0;
+	while (len + 1 < size) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (long)len;
+}
+
+#define HM_MPOL_PREFERRED 1
+#define HM_MPOL_BIND 2
+
+int os_bind_node(void *p, size_t size, int node, bool strict)
+{
+	if (node < 0 || node >= 64 * 16)
+		return EINVAL;
+	unsigned long mask[16] = { 0 };
+	mask[node / 64] = 1ul << (node % 64);
+	long r = syscall(SYS_mbind, p, size, strict ? HM_MPOL_BIND : HM_MPOL_PREFERRED, mask,
+	                 (unsigned long)(64 * 16), 0ul);
+	return r == 0 ? 0 : errno;
+}
+
+int os_get_mempolicy(int *mode, uint64_t *nodemask)
+{
+	unsigned long mask[16] = { 0 };
+	long r = syscall(SYS_get_mempolicy, mode, mask, (unsigned long)(64 * 16), NULL, 0ul);
+	if (r != 0)
+		return errno;
+	*nodemask = mask[0];
+	return 0;
+}
+
+int os_page_nodes(void **pages, int *status, unsigned long n)
+{
+	long r = syscall(SYS_move_pages, 0, n, pages, NULL, status, 0);
+	return r == 0 ? 0 : errno;
 }

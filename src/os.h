@@ -38,6 +38,25 @@ unsigned os_ncpus_allowed(void);
 /* The CPU the calling thread runs on (vDSO/rseq), or 0 if unknown. */
 unsigned os_current_cpu(void);
 
+/* The CPU and NUMA node the calling thread runs on (getcpu: vDSO). */
+void os_getcpu(unsigned *cpu, unsigned *node);
+
+/* Reads a small text file (sysfs) into buf, NUL-terminated, without
+ * allocating. Returns the length, or -errno. */
+long os_read_file(const char *path, char *buf, size_t size);
+
+/* Binds [p, p+size) to `node` before first touch: MPOL_PREFERRED, or
+ * MPOL_BIND when strict. */
+int os_bind_node(void *p, size_t size, int node, bool strict);
+
+/* The calling thread's NUMA policy (MPOL_*) and its node mask (first 64 nodes).
+ * Returns 0 or errno (ENOSYS without NUMA support). */
+int os_get_mempolicy(int *mode, uint64_t *nodemask);
+
+/* NUMA node of each page at pages[0..n) (move_pages query); status[i] is the
+ * node or a negative errno. */
+int os_page_nodes(void **pages, int *status, unsigned long n);
+
 /* Writes the whole buffer to a file descriptor, retrying short writes. */
 void os_write_all(int fd, const char *buf, size_t len);
 

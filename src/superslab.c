@@ -7,11 +7,14 @@
 
 uint64_t g_tcache_tpoff;
 
-superslab_t *superslab_create(struct arena *arena)
+void *superslab_map(void)
 {
 	void *p;
-	if (os_map_aligned(SS_SIZE, SS_SIZE, &p) != 0)
-		return NULL;
+	return os_map_aligned(SS_SIZE, SS_SIZE, &p) == 0 ? p : NULL;
+}
+
+superslab_t *superslab_init(void *p, struct arena *arena)
+{
 	superslab_t *ss = p;
 	ss->hdr.magic = CHUNK_MAGIC;
 	ss->hdr.kind = CHUNK_SUPERSLAB;

@@ -146,8 +146,11 @@ FAST_PATH uint64_t *slab_bitmap(slab_t *s)
 	return ((superslab_t *)ptr_chunk(s))->bitmap[s->index];
 }
 
-/* Maps a new SuperSlab for `arena`: all units free. Returns NULL on ENOMEM. */
-superslab_t *superslab_create(struct arena *arena);
+/* Maps the memory of a new SuperSlab, untouched. NULL on ENOMEM. */
+void *superslab_map(void);
+/* Lays out a SuperSlab for `arena` in memory from superslab_map (after its
+ * NUMA placement): all units free. */
+superslab_t *superslab_init(void *mem, struct arena *arena);
 void superslab_destroy(superslab_t *ss);
 
 /* The thread cache's offset from the thread pointer, set once at start-up. */

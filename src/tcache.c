@@ -9,6 +9,7 @@
 #include "lock.h"
 #include "log.h"
 #include "os.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <string.h>
@@ -221,7 +222,7 @@ void tcache_thread_exit(void *arg)
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tcache_bin_flush(tc, cold, c, 0);
 	if (cold->nremote)
-		arena_dalloc(cold->remote, cold->nremote);
+		arena_dalloc(cold->remote, cold->nremote, true);
 	cold->nremote = 0;
 	tcache_merge_all(tc, cold);
 	for (unsigned c = 0; c < NCLASSES; c++)
@@ -238,7 +239,7 @@ void tcache_thread_exit(void *arg)
 
 static void tcache_remote_flush(tcache_cold_t *cold)
 {
-	arena_dalloc(cold->remote, cold->nremote);
+	arena_dalloc(cold->remote, cold->nremote, true);
 	cold->nremote = 0;
 }
 
@@ -264,13 +265,13 @@ static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsi
 		buf[n++] = rest;
 		rest = *(void **)rest;
 		if (n == FLUSH_BATCH) {
-			arena_dalloc(buf, n);
+			arena_dalloc(buf, n, false);
 			flushed += n;
 			n = 0;
 		}
 	}
 	if (n) {
-		arena_dalloc(buf, n);
+		arena_dalloc(buf, n, false);
 		flushed += n;
 	}
 	cold->nflush[c] += flushed;
@@ -315,6 +316,14 @@ void tcache_flush_all(void)
 	if (cold->nremote)
 		tcache_remote_flush(cold);
 	tcache_merge_all(tc, cold);
+}
+
+void tcache_reload_self(void)
+{
+	tcache_t *tc = &tcache_tls;
+	tcache_cold_t *cold = tc->cold;
+	if (cold != NULL && cold != TCACHE_EXITED)
+		tcache_apply_conf(tc, cold);
 }
 
 void tcache_merge_self(void)
@@ -370,9 +379,26 @@ static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
 	return large_alloc(a, size, align, zeroed);
 }
 
+/* A thread that moved to another node follows: its cache goes back to the old
+ * arena and it binds to one of the new node's. */
+static void tcache_follow_node(tcache_t *tc)
+{
+	unsigned cpu, node;
+	os_getcpu(&cpu, &node);
+	if ((int)node == tc->arena->node || g_topo.policy_set)
+		return;
+	arena_t *a = arena_choose();
+	if (a != tc->arena && a->node == (int)node) {
+		tcache_flush_all();
+		tc->arena = a;
+	}
+}
+
 static void *tcache_refill(tcache_t *tc, tcache_cold_t *cold, unsigned c)
 {
 	void *head;
+	if (g_topo.nnodes > 1)
+		tcache_follow_node(tc);
 	tcache_merge_class(tc, cold, c);
 	unsigned got = arena_fill(tc->arena, c, cold->refill[c], &head);
 	if (UNLIKELY(got == 0)) {
@@ -505,7 +531,7 @@ void tcache_free_slow(void *p, bool undo)
 	if (UNLIKELY(cold == NULL || cold == TCACHE_EXITED)) {
 		arena_t *a = s->arena;
 		unsigned c = s->cls;
-		arena_dalloc(&p, 1);
+		arena_dalloc(&p, 1, false);
 		arena_merge_stats(a, c, 0, 1);
 		atomic_add_relaxed(&g_bypass_nfree, 1);
 		return;
@@ -518,7 +544,7 @@ void tcache_free_slow(void *p, bool undo)
 			tcache_event(tc, cold);
 		}
 		if (b->avail <= 0) { /* capacity 0: straight back to the arena */
-			arena_dalloc(&p, 1);
+			arena_dalloc(&p, 1, false);
 			cold->nremote_free[c]++;
 			return;
 		}

@@ -104,6 +104,10 @@ uint64_t tcache_metadata_bytes(void);
 /* Counters of the calling thread since it started (merged ones included). */
 void tcache_stats_self(tcache_stats_t *st);
 
+/* Re-reads the tunables into the calling thread's cache now (after a ctl
+ * write; other threads do it in their next slow path). */
+void tcache_reload_self(void);
+
 /* Merges the calling thread's counters into its arena now (epoch). */
 void tcache_merge_self(void);
 

@@ -120,8 +120,8 @@ expect_report_(const char *file, int line, const char *what, const char *fmt, ..
 
 #define expect_ptr_null(a, ...) expect_one_(const void *, "p", a, a_ == NULL, "expect_ptr_null", __VA_ARGS__)
 #define expect_ptr_not_null(a, ...) expect_one_(const void *, "p", a, a_ != NULL, "expect_ptr_not_null", __VA_ARGS__)
-#define expect_true(a, ...) expect_one_(int, "d", (bool)(a), a_, "expect_true", __VA_ARGS__)
-#define expect_false(a, ...) expect_one_(int, "d", (bool)(a), !a_, "expect_false", __VA_ARGS__)
+#define expect_true(a, ...) expect_one_(bool, "d", a, a_, "expect_true", __VA_ARGS__)
+#define expect_false(a, ...) expect_one_(bool, "d", a, !a_, "expect_false", __VA_ARGS__)
 
 #define expect_str_eq(a, b, ...)                                                          \
 	__extension__({                                                                    \

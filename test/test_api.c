@@ -5,7 +5,7 @@
  * with a seeded pattern (expect.h's test_fill) and reading it back after the
  * neighbouring blocks were written too.
  *
- *   test_api [-v]
+ *   test_api        (no arguments; exit 0 pass, 1 fail)
  */
 #include <errno.h>
 #include <limits.h>
@@ -810,7 +810,7 @@ static void test_ctl(void)
 
 /* ---- fatal errors ------------------------------------------------------ */
 
-typedef void *(*misuse_fn)(size_t size, void **reported);
+typedef void (*misuse_fn)(size_t size);
 
 /* Runs fn in a child whose stderr is piped here; expects SIGABRT and a
  * message that contains `needle` (if not NULL) and the pointer fn reported,
@@ -835,10 +835,9 @@ static void expect_abort(const char *what, misuse_fn fn, size_t size, const char
 		alarm(20);
 		close(fd[0]);
 		dup2(fd[1], 2);
-		void *reported = NULL;
 		/* fn prints "PTR=%p\n" (the pointer the message must name) and
 		 * then does the bad free, which must not return. */
-		fn(size, &reported);
+		fn(size);
 		_exit(99);
 	}
 	close(fd[1]);
@@ -868,9 +867,9 @@ static void expect_abort(const char *what, misuse_fn fn, size_t size, const char
 		after = nl ? nl + 1 : mark;
 	}
 	bool sig = WIFSIGNALED(st);
-	if (!expect_true(sig && WTERMSIG(st) == SIGABRT,
-	                 "%s: child did not abort (exit status %d, signal %d); stderr: %.300s", what,
-	                 WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig ? WTERMSIG(st) : 0, out))
+	bool aborted = sig && WTERMSIG(st) == SIGABRT;
+	if (!expect_true(aborted, "%s: child did not abort (exit status %d, signal %d); stderr: %.300s",
+	                 what, WIFEXITED(st) ? WEXITSTATUS(st) : -1, sig ? WTERMSIG(st) : 0, out))
 		return;
 	if (!expect_true(ptrtxt[0] != 0, "%s: no PTR line in: %.300s", what, out))
 		return;
@@ -884,19 +883,43 @@ static void expect_abort(const char *what, misuse_fn fn, size_t size, const char
 	            "%s: message is not one line: %.300s", what, after);
 }
 
-static void *misuse_double_free(size_t size, void **reported)
+/* Detection points (doc/design.md, "Errors and detection"): by default a bad
+ * free of a slab block is caught at the latest when the thread cache holding
+ * it is flushed; with every cache capacity 0 (tiny.fast_cap=0) every free takes
+ * the checked path and is caught at once. The children test both. */
+static int g_misuse_checked; /* 1: tiny.fast_cap=0 before the misuse */
+
+static void misuse_begin(void)
 {
+	if (g_misuse_checked) {
+		unsigned zero = 0;
+		if (hakmem_ctl("tiny.fast_cap", NULL, NULL, &zero, sizeof zero) != 0)
+			_exit(98);
+	}
+}
+
+/* After the bad free: the flush is the latest point of detection. */
+static void misuse_end(void)
+{
+	if (!g_misuse_checked)
+		hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+}
+
+static void misuse_double_free(size_t size)
+{
+	misuse_begin();
 	char *p = malloc(opaque(size));
 	memset(p, 1, size);
 	fprintf(stderr, "PTR=%p\n", (void *)p);
 	free(p);
 	free(opaque(p));
-	return p;
+	misuse_end();
 }
 
 /* Double free after other blocks of the size came and went. */
-static void *misuse_double_free_later(size_t size, void **reported)
+static void misuse_double_free_later(size_t size)
 {
+	misuse_begin();
 	void *q[10];
 	char *p = malloc(opaque(size));
 	fprintf(stderr, "PTR=%p\n", (void *)p);
@@ -908,48 +931,60 @@ static void *misuse_double_free_later(size_t size, void **reported)
 	for (int i = 0; i < 10; i++)
 		free(q[i]);
 	free(opaque(p));
-	return p;
+	misuse_end();
 }
 
-static void *misuse_interior(size_t size, void **reported)
+static void misuse_interior(size_t size)
 {
+	misuse_begin();
 	char *p = malloc(opaque(size));
 	char *bad = p + (size >= 8192 ? 4096 : 16);
 	fprintf(stderr, "PTR=%p\n", (void *)bad);
 	free(opaque(bad));
-	return p;
+	misuse_end();
 }
 
-static void *misuse_stack(size_t size, void **reported)
+static void misuse_stack(size_t size)
 {
+	misuse_begin();
 	char local[64];
 	memset(local, 0, sizeof local);
 	fprintf(stderr, "PTR=%p\n", (void *)local);
 	free(opaque((void *)local));
-	return NULL;
+	misuse_end();
 }
 
 static void test_double_free(void)
 {
 	static const size_t sizes[] = {16, 64, 1000, 4096, 32768, 100000, 4 * MiB};
-	char what[64];
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		snprintf(what, sizeof what, "double free of %zu B", sizes[i]);
-		expect_abort(what, misuse_double_free, sizes[i], "double free");
-		snprintf(what, sizeof what, "late double free of %zu B", sizes[i]);
-		expect_abort(what, misuse_double_free_later, sizes[i], "double free");
+	static const char *const mode[] = {"", " (checked)"};
+	char what[80];
+	for (g_misuse_checked = 0; g_misuse_checked < 2; g_misuse_checked++) {
+		for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+			snprintf(what, sizeof what, "double free of %zu B%s", sizes[i], mode[g_misuse_checked]);
+			expect_abort(what, misuse_double_free, sizes[i], "double free");
+			snprintf(what, sizeof what, "late double free of %zu B%s", sizes[i],
+			         mode[g_misuse_checked]);
+			expect_abort(what, misuse_double_free_later, sizes[i], "double free");
+		}
 	}
+	g_misuse_checked = 0;
 }
 
 static void test_invalid_free(void)
 {
 	static const size_t sizes[] = {64, 1000, 32768, 100000, 4 * MiB};
-	char what[64];
-	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-		snprintf(what, sizeof what, "free of an interior pointer of %zu B", sizes[i]);
-		expect_abort(what, misuse_interior, sizes[i], NULL);
+	static const char *const mode[] = {"", " (checked)"};
+	char what[80];
+	for (g_misuse_checked = 0; g_misuse_checked < 2; g_misuse_checked++) {
+		for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+			snprintf(what, sizeof what, "free of an interior pointer of %zu B%s", sizes[i],
+			         mode[g_misuse_checked]);
+			expect_abort(what, misuse_interior, sizes[i], "invalid free");
+		}
+		expect_abort("free of a stack address", misuse_stack, 0, "invalid free");
 	}
-	expect_abort("free of a stack address", misuse_stack, 0, NULL);
+	g_misuse_checked = 0;
 }
 
 int main(int argc, char **argv)
