@@ -14,6 +14,8 @@
 #include "log.h"
 #include "stats.h"
 #include "tcache.h"
+#include "topology.h"
+#include "os.h"
 
 #include <hakmem.h>
 #include <errno.h>
@@ -101,6 +103,8 @@ static void conf_bump(void)
 static unsigned lim_narenas(void)  { return g_narenas; }
 static unsigned lim_tiny(void)     { return TINY_NCLASSES; }
 static unsigned lim_classes(void)  { return NCLASSES; }
+static unsigned lim_nodes(void)    { topology_load(); return g_topo.nnode_ids; }
+static unsigned lim_cpus(void)     { topology_load(); return g_topo.ncpu_ids; }
 
 /* ---- handlers ---- */
 
@@ -352,6 +356,129 @@ static int set_opt_narenas(const ctl_key_t *k, const size_t *ix, const ctl_val_t
 	return 0;
 }
 
+static const char *const g_mode_names[] = { "auto", "percpu", "pernode" };
+
+static int get_opt_arenas(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_mode_names[g_conf.arena_mode];
+	return 0;
+}
+
+static int set_opt_arenas(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(g_mode_names); i++) {
+		if (strcmp(v->s, g_mode_names[i]) == 0) {
+			g_conf.arena_mode = i;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+static int get_arenas_mode(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_conf.narenas ? "count" : g_mode_names[g_arena_mode];
+	return 0;
+}
+
+static int get_numa_policy(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->s = g_conf.numa_strict ? "bind" : "preferred";
+	return 0;
+}
+
+static int set_numa_policy(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	if (strcmp(v->s, "preferred") == 0)
+		g_conf.numa_strict = 0;
+	else if (strcmp(v->s, "bind") == 0)
+		g_conf.numa_strict = 1;
+	else
+		return EINVAL;
+	return 0;
+}
+
+/* arena.<i>.cpus: the strings live in metadata pages made on first read. */
+static char *g_arena_cpus[ARENAS_MAX]; /* [g_ctl_lock] */
+
+static int get_arena_cpus(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	topology_load();
+	char **slot = &g_arena_cpus[ix[0]];
+	if (*slot == NULL) {
+		void *p;
+		if (os_map(PAGE_SIZE, &p) != 0)
+			return EFAULT;
+		*slot = p;
+	}
+	if (g_conf.narenas == 0) {
+		topology_arena_cpus(&g_topo, (enum arena_mode)g_arena_mode, (unsigned)ix[0], *slot,
+		                    PAGE_SIZE);
+	} else {
+		/* A given arena count: CPU c uses arena c % n (within its node). */
+		size_t len = 0;
+		(*slot)[0] = '\0';
+		for (unsigned c = (unsigned)ix[0]; c < g_topo.ncpu_ids; c += g_narenas)
+			if (g_topo.cpu_node[c] >= 0)
+				len += hm_format(*slot + len, len < PAGE_SIZE ? PAGE_SIZE - len : 0, "%s%u",
+				                 len ? "," : "", c);
+	}
+	v->s = *slot;
+	return 0;
+}
+
+static int get_thread_node(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	unsigned cpu, node;
+	os_getcpu(&cpu, &node);
+	v->i = (int)node;
+	return 0;
+}
+
+static int get_thread_cpu(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	unsigned cpu, node;
+	os_getcpu(&cpu, &node);
+	v->u = cpu;
+	return 0;
+}
+
+/* arg 0: node ids, 1: CPU ids, 2: nodes present, 3: CPUs present */
+static int get_topo_count(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	topology_load();
+	const unsigned vals[] = { g_topo.nnode_ids, g_topo.ncpu_ids, g_topo.nnodes, g_topo.ncpus };
+	v->u = vals[k->arg];
+	return 0;
+}
+
+static int get_topo_cpu_node(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->i = g_topo.cpu_node[ix[0]];
+	return 0;
+}
+
+static int get_topo_cpu_core(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->i = g_topo.cpu_core[ix[0]];
+	return 0;
+}
+
+static int get_topo_hwloc(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->b = topology_load() == 0;
+	return 0;
+}
+
+static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	int err = snap_ensure();
+	if (err)
+		return err;
+	v->u64 = ix[0] < TOPO_MAX_NODES ? g_snap.node_resident[ix[0]] : 0;
+	return 0;
+}
+
 /* ---- the table ---- */
 
 #define CONF_OFF(f)  offsetof(conf_t, f)
@@ -368,7 +495,8 @@ static int set_opt_narenas(const ctl_key_t *k, const size_t *ix, const ctl_val_t
 	{ prefix ".nrefills", T_U64, M_R, "events", "thread-cache refills from this bin", get_bin_u64, NULL, BIN_OFF(nrefills), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".nflushes", T_U64, M_R, "events", "batches thread caches gave back to this bin", get_bin_u64, NULL, BIN_OFF(nflushes), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".curslabs", T_SIZE, M_R, "slabs", "slabs now serving this class", get_bin_u64, NULL, BIN_OFF(curslabs), 0, 0, LIM2(lim_narenas, lim) }, \
-	{ prefix ".curregs", T_SIZE, M_R, "blocks", "blocks out of slabs: held by the program or cached in threads", get_bin_u64, NULL, BIN_OFF(curregs), 0, 0, LIM2(lim_narenas, lim) }
+	{ prefix ".curregs", T_SIZE, M_R, "blocks", "blocks out of slabs: held by the program or cached in threads", get_bin_u64, NULL, BIN_OFF(curregs), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".remote_frees", T_U64, M_R, "blocks", "blocks of this class freed by threads of other arenas", get_bin_u64, NULL, BIN_OFF(remote_frees), 0, 0, LIM2(lim_narenas, lim) }
 
 static const ctl_key_t g_keys[] = {
 	{ "version", T_STRING, M_R, "", "library version", get_version, NULL, 0, 0, 0, NOLIM },
@@ -391,6 +519,18 @@ static const ctl_key_t g_keys[] = {
 	{ "arena.#.node", T_INT, M_R, "node", "NUMA node of arena i (-1: none)", get_arena_node, NULL, 0, 0, 0, LIM1(lim_narenas) },
 	{ "arena.#.purge", T_VOID, M_W | M_NOCONF, "", "return arena i's free memory to the OS now", NULL, set_arena_purge, 0, 0, 0, LIM1(lim_narenas) },
 
+	{ "arenas.mode", T_STRING, M_R, "", "arena layout in force: percpu, pernode, or count (opt.narenas given)", get_arenas_mode, NULL, 0, 0, 0, NOLIM },
+	{ "arena.#.cpus", T_STRING, M_R, "", "CPUs whose threads arena i serves (Linux list syntax)", get_arena_cpus, NULL, 0, 0, 0, LIM1(lim_narenas) },
+	{ "numa.policy", T_STRING, M_RW, "", "placement of arena memory on its node: preferred (falls back when the node is full) or bind (strict)", get_numa_policy, set_numa_policy, 0, 0, 0, NOLIM },
+	{ "topology.nodes", T_UNSIGNED, M_R, "nodes", "NUMA node ids (highest possible id + 1)", get_topo_count, NULL, 0, 0, 0, NOLIM },
+	{ "topology.cpus", T_UNSIGNED, M_R, "cpus", "CPU ids (highest possible id + 1)", get_topo_count, NULL, 1, 0, 0, NOLIM },
+	{ "topology.nnodes_present", T_UNSIGNED, M_R, "nodes", "NUMA nodes present", get_topo_count, NULL, 2, 0, 0, NOLIM },
+	{ "topology.ncpus_present", T_UNSIGNED, M_R, "cpus", "CPUs present", get_topo_count, NULL, 3, 0, 0, NOLIM },
+	{ "topology.cpu.#.node", T_INT, M_R, "node", "NUMA node of CPU i (-1: absent)", get_topo_cpu_node, NULL, 0, 0, 0, LIM1(lim_cpus) },
+	{ "topology.cpu.#.core", T_INT, M_R, "core", "core of CPU i, from hwloc (-1: unknown)", get_topo_cpu_core, NULL, 0, 0, 0, LIM1(lim_cpus) },
+	{ "topology.hwloc", T_BOOL, M_R, "", "whether the hwloc module is loaded (reading this loads it)", get_topo_hwloc, NULL, 0, 0, 0, NOLIM },
+	{ "thread.node", T_INT, M_R, "node", "NUMA node the calling thread runs on", get_thread_node, NULL, 0, 0, 0, NOLIM },
+	{ "thread.cpu", T_UNSIGNED, M_R, "cpu", "CPU the calling thread runs on", get_thread_cpu, NULL, 0, 0, 0, NOLIM },
 	{ "thread.arena", T_UNSIGNED, M_RW | M_NOCONF, "arena", "the calling thread's arena; writing rebinds it", get_thread_arena, set_thread_arena, 0, 0, INT32_MAX, NOLIM },
 	{ "thread.tcache.flush", T_VOID, M_W | M_NOCONF, "", "empty the calling thread's cache", NULL, set_thread_flush, 0, 0, 0, NOLIM },
 	{ "thread.allocated", T_U64, M_R, "bytes", "bytes allocated by the calling thread (block sizes)", get_thread_bytes, NULL, 0, 0, 0, NOLIM },
@@ -407,6 +547,9 @@ static const ctl_key_t g_keys[] = {
 	{ "stats.large.nmalloc", T_U64, M_R, "allocations", "large allocations (> 32 KiB)", get_snap_u64, NULL, SNAP_OFF(large_nmalloc), 0, 0, NOLIM },
 	{ "stats.large.nfree", T_U64, M_R, "frees", "large frees", get_snap_u64, NULL, SNAP_OFF(large_nfree), 0, 0, NOLIM },
 
+	{ "stats.numa.bind_failures", T_U64, M_R, "calls", "NUMA placements (mbind) the kernel refused; the memory was used anyway", get_snap_u64, NULL, SNAP_OFF(bind_failures), 0, 0, NOLIM },
+	{ "stats.nodes.#.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings resident on node i (move_pages)", get_node_resident, NULL, 0, 0, 0, LIM1(lim_nodes) },
+	{ "stats.arenas.#.remote_frees", T_U64, M_R, "blocks", "blocks of arena i freed by threads of other arenas (returned home in batches)", get_arena_u64, NULL, ASTAT_OFF(remote_frees), 0, 0, LIM1(lim_narenas) },
 	{ "stats.arenas.#.superslabs", T_U64, M_R, "superslabs", "SuperSlabs arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(nsuperslabs), 0, 0, LIM1(lim_narenas) },
 	{ "stats.arenas.#.mapped", T_SIZE, M_R, "bytes", "bytes arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(mapped), 0, 0, LIM1(lim_narenas) },
 	{ "stats.arenas.#.resident", T_SIZE, M_R, "bytes", "bytes of arena i in memory", get_arena_u64, NULL, ASTAT_OFF(resident), 0, 0, LIM1(lim_narenas) },
@@ -419,6 +562,7 @@ static const ctl_key_t g_keys[] = {
 	BIN_ROWS("stats.arenas.#.class.#", lim_classes, "size"),
 
 	{ "opt.narenas", T_UNSIGNED, M_R | M_START, "arenas", "number of arenas (0: one per CPU)", get_opt_narenas, set_opt_narenas, 0, 0, ARENAS_MAX, NOLIM },
+	{ "opt.arenas", T_STRING, M_R | M_START, "", "arena layout: auto (from the topology), percpu or pernode", get_opt_arenas, set_opt_arenas, 0, 0, 0, NOLIM },
 	{ "opt.bind", T_STRING, M_R | M_START, "", "thread binding: cpu (arena of the CPU a thread starts on) or roundrobin", get_opt_bind, set_opt_bind, 0, 0, 0, NOLIM },
 	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
 	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },

@@ -23,6 +23,27 @@ static void live_cb(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc, 
 	(void)ncached;
 }
 
+/* Adds the resident pages of [p, p+size) to their nodes' counts. */
+static void count_node_pages(snapshot_t *s, void *p, size_t size)
+{
+	void *pages[256];
+	int status[256];
+	char *c = p;
+	size_t npages = size / PAGE_SIZE;
+	while (npages > 0) {
+		unsigned long n = npages < 256 ? npages : 256;
+		for (unsigned long i = 0; i < n; i++)
+			pages[i] = c + i * PAGE_SIZE;
+		if (os_page_nodes(pages, status, n) != 0)
+			return;
+		for (unsigned long i = 0; i < n; i++)
+			if (status[i] >= 0 && status[i] < TOPO_MAX_NODES)
+				s->node_resident[status[i]] += PAGE_SIZE;
+		c += n * PAGE_SIZE;
+		npages -= n;
+	}
+}
+
 int stats_refresh(snapshot_t *s)
 {
 	if (g_arenas == NULL)
@@ -34,6 +55,8 @@ int stats_refresh(snapshot_t *s)
 		s->arenas = p;
 	}
 	tcache_merge_self();
+	memset(s->node_resident, 0, sizeof s->node_resident);
+	s->bind_failures = __atomic_load_n(&g_bind_failures, __ATOMIC_RELAXED);
 	uint64_t nss = 0, mapped = 0, retained = 0, resident = 0, active = 0;
 	uint64_t large_alloc = 0, large_nmalloc = 0, large_nfree = 0;
 	for (unsigned i = 0; i < g_narenas; i++) {
@@ -44,15 +67,18 @@ int stats_refresh(snapshot_t *s)
 			bin_t *b = &a->bins[c];
 			lock_acquire(&b->lock);
 			as->bins[c] = (bin_stats_t){ b->nmalloc, b->nfree, b->nrefills, b->nflushes,
-			                             b->curslabs, b->curregs };
+			                             b->curslabs, b->curregs, b->remote_frees };
+			as->remote_frees += b->remote_frees;
 			lock_release(&b->lock);
 			active += as->bins[c].curslabs * SLAB_SIZE;
 		}
 		lock_acquire(&a->ss_lock);
 		as->nsuperslabs = a->nss;
 		as->retained = a->retained;
-		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next)
+		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next) {
 			as->resident += os_resident_bytes(c, SS_SIZE);
+			count_node_pages(s, c, SS_SIZE);
+		}
 		lock_release(&a->ss_lock);
 		lock_acquire(&a->large_lock);
 		as->large_nmalloc = a->large_nmalloc;
@@ -60,8 +86,10 @@ int stats_refresh(snapshot_t *s)
 		as->large_allocated = a->large_allocated;
 		as->large_active = a->large_live_bytes;
 		as->large_cached = a->large_cached_bytes;
-		for (chunk_t *c = a->large_live; c; c = c->large.next)
+		for (chunk_t *c = a->large_live; c; c = c->large.next) {
 			as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
+			count_node_pages(s, c->large.map_base, c->large.map_size);
+		}
 		for (int k = 0; k < LARGE_CACHE_SLOTS; k++) {
 			chunk_t *c = a->large_cache[k].chunk;
 			if (c)

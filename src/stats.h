@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "sizeclass.h"
+#include "topology.h"
 
 typedef struct bin_stats {
 	uint64_t nmalloc;   /* blocks handed to the program */
@@ -13,6 +14,7 @@ typedef struct bin_stats {
 	uint64_t nflushes;  /* batches given back to this bin */
 	uint64_t curslabs;  /* active slabs */
 	uint64_t curregs;   /* blocks outside slabs (held, or cached in threads) */
+	uint64_t remote_frees; /* blocks freed by threads of other arenas */
 } bin_stats_t;
 
 typedef struct arena_stats {
@@ -23,6 +25,7 @@ typedef struct arena_stats {
 	uint64_t large_cached;     /* mapped bytes of cached large mappings */
 	uint64_t nsuperslabs;
 	uint64_t mapped, retained, resident;
+	uint64_t remote_frees;     /* all classes */
 } arena_stats_t;
 
 typedef struct snapshot {
@@ -30,6 +33,8 @@ typedef struct snapshot {
 	uint64_t allocated, active, resident, mapped, retained, metadata;
 	uint64_t nmalloc, nfree;       /* all sizes, process totals */
 	uint64_t large_nmalloc, large_nfree;
+	uint64_t bind_failures;        /* NUMA placements the kernel refused */
+	uint64_t node_resident[TOPO_MAX_NODES]; /* resident bytes per node (move_pages) */
 	arena_stats_t *arenas;         /* g_narenas entries */
 } snapshot_t;
 
