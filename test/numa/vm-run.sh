@@ -49,7 +49,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=vm-common.sh
 . "$here/vm-common.sh"
 
-usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '/^# test\/numa/,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { vm_err "$*"; exit "$VM_EXIT_ERROR"; }
 
 timeout_s=${HAKMEM_VM_TIMEOUT:-300}
@@ -256,9 +256,23 @@ stage_tree() {
     local src=$1 dst=$2 f
     stage_dir "$dst"
     cp -a --no-preserve=ownership -- "$src/." "$root$dst/" || die "cannot copy $src"
-    while IFS= read -r -d '' f; do
-        note_file "$f"
-    done < <(find "$src" -type f -size +3c -print0)
+    if command -v perl >/dev/null 2>&1; then
+        # one process for the whole tree (perl-base is Essential on Debian):
+        # print the ELF executables/shared objects and the #! scripts
+        while IFS= read -r -d '' f; do
+            note_file "$f"
+        done < <(find "$src" -type f -size +3c -print0 | perl -0 -ne '
+            chomp; open(my $fh, "<", $_) or next; my $h = "";
+            read($fh, $h, 18);
+            if (substr($h, 0, 4) eq "\x7fELF" && length($h) == 18) {
+                my $t = unpack("v", substr($h, 16, 2));
+                print "$_\0" if $t == 2 || $t == 3;
+            } elsif (substr($h, 0, 2) eq "#!") { print "$_\0" }')
+    else
+        while IFS= read -r -d '' f; do
+            note_file "$f"
+        done < <(find "$src" -type f -size +3c -print0)
+    fi
 }
 
 # stage_user HOST[:GUEST]
@@ -302,6 +316,8 @@ note_file "$bb"
 stage_dir /bin
 guest_ln /.vm/bin/busybox /bin/sh
 stage_dir /usr/bin
+stage_dir /sbin
+stage_dir /usr/sbin
 [ -L "$root/usr/bin/env" ] || [ -e "$root/usr/bin/env" ] || guest_ln /.vm/bin/busybox /usr/bin/env
 
 # numactl and friends
@@ -312,7 +328,8 @@ done
 # the dynamic loader and libgcc_s (glibc dlopens it for pthread_cancel and
 # unwinding, so ldd does not list it)
 [ -e /lib64/ld-linux-x86-64.so.2 ] && stage_mirror /lib64/ld-linux-x86-64.so.2
-p=$(ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 \(libc6,x86-64\)/ { print $NF; exit }')
+ldc=$(command -v ldconfig 2>/dev/null || echo /sbin/ldconfig)
+p=$("$ldc" -p 2>/dev/null | awk '/libgcc_s\.so\.1 \(libc6,x86-64\)/ { print $NF; exit }')
 [ -n "$p" ] && stage_mirror "$p"
 
 for spec in "${files[@]}"; do
@@ -377,6 +394,9 @@ shq() { local s=$1; printf "'%s'" "${s//\'/\'\\\'\'}"; }
 cat >"$root/init" <<EOF
 #!/.vm/bin/busybox sh
 /.vm/bin/busybox --install -s /.vm/bin
+# also at their usual paths (/bin/sed, /usr/bin/awk, ...) where no --file put
+# a real program: scripts such as libtool wrappers name them absolutely
+/.vm/bin/busybox --install -s >/dev/null 2>&1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/.vm/bin
 export HOME=/root TMPDIR=/tmp TERM=dumb LANG=C
 mount -t proc proc /proc
@@ -447,7 +467,7 @@ setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeaths
 "${pdeath[@]}" "${qemu[@]}" </dev/null >"$work/qemu.log" 2>&1 &
 qpid=$!
 # Stream the command's output as it arrives.
-tail -n +1 -s 0.2 -f --pid="$qpid" "$work/output.log" &
+"${pdeath[@]}" tail -n +1 -s 0.2 -f --pid="$qpid" "$work/output.log" &
 tailpid=$!
 
 alive() {

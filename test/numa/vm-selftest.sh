@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# checks are written `cond && pass ... || fail ...`; pass never fails:
+# shellcheck disable=SC2015
 # test/numa/vm-selftest.sh: prove that vm-run.sh gives a real two-node NUMA
 # machine.
 #
@@ -31,7 +33,7 @@ for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
         --keep) keep=1 ;;
-        -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '/^# test\/numa/,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) vm_err "unknown argument: $a"; exit 1 ;;
     esac
 done
@@ -85,7 +87,8 @@ vmrun() { TMPDIR="$tmp/vmtmp" "$here/vm-run.sh" "$@"; }
 
 # ------------------------------------------------------------- main boot
 bin=$tmp/bin
-guest_script="numactl --hardware; echo \"numactl-rc=\$?\";
+guest_script="echo numa_balancing=\$(cat /proc/sys/kernel/numa_balancing);
+numactl --hardware; echo \"numactl-rc=\$?\";
 $bin/numa-selftest; echo \"selftest-rc=\$?\";
 LD_PRELOAD=$bin/preload-probe.so $bin/numa-selftest --quick >/dev/null; echo \"preload-rc=\$?\""
 
@@ -101,6 +104,8 @@ out=$(cat "$tmp/out.txt")
 [ "$vrc" = 0 ] && pass "vm-run.sh exit status 0" || fail "vm-run.sh exit status $vrc"
 grep -q '^numactl-rc=0$' <<<"$out" && pass "numactl --hardware runs in the guest" ||
     fail "numactl --hardware failed in the guest"
+grep -q '^numa_balancing=0$' <<<"$out" && pass "automatic NUMA balancing is off" ||
+    fail "numa_balancing is not 0 in the guest"
 grep -q '^available: 2 nodes (0-1)' <<<"$out" && pass "numactl: 2 nodes" ||
     fail "numactl does not report 'available: 2 nodes (0-1)'"
 grep -qE '^node 0 cpus: 0 1 *$' <<<"$out" && grep -qE '^node 1 cpus: 2 3 *$' <<<"$out" &&

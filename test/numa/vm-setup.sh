@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
         --cache=*) export HAKMEM_VM_CACHE=${1#*=}; shift ;;
         --refresh) refresh=1; shift ;;
         --quiet|-q) export HAKMEM_VM_QUIET=1; shift ;;
-        -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '/^# test\/numa/,/^set -/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) vm_err "unknown argument: $1"; exit 1 ;;
     esac
 done
