@@ -97,11 +97,12 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 	}
 	chunk_t *c = NULL;
 	lock_acquire(&a->large_lock);
-	/* Best fit among cached mappings, wasting at most a quarter. */
+	/* Best fit among cached mappings up to twice the size: the excess beyond a
+	 * quarter is unmapped (one munmap, and the reused pages do not fault). */
 	int best = -1;
 	for (int i = 0; i < LARGE_CACHE_SLOTS; i++) {
 		chunk_t *e = a->large_cache[i].chunk;
-		if (e && e->large.map_size >= need && e->large.map_size - need <= need / 4 &&
+		if (e && e->large.map_size >= need && e->large.map_size - need <= need &&
 		    (best < 0 || e->large.map_size < a->large_cache[best].chunk->large.map_size))
 			best = i;
 	}
@@ -109,15 +110,22 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		c = a->large_cache[best].chunk;
 		a->large_cache[best].chunk = NULL;
 		a->large_cached_bytes -= c->large.map_size;
-		a->large_live_bytes += c->large.map_size;
-		live_push(a, c);
-		a->large_allocated += c->large.map_size - off;
-		a->large_nmalloc++;
 	}
 	lock_release(&a->large_lock);
 	if (c != NULL) {
+		size_t have = c->large.map_size;
+		if (have - need > need / 4) {
+			os_unmap((char *)c + need, have - need);
+			have = need;
+		}
 		char *user = (char *)c + off;
-		large_write_header(c, a, c, c->large.map_size, user, c->large.map_size - off, false);
+		large_write_header(c, a, c, have, user, have - off, false);
+		lock_acquire(&a->large_lock);
+		live_push(a, c);
+		a->large_live_bytes += have;
+		a->large_allocated += have - off;
+		a->large_nmalloc++;
+		lock_release(&a->large_lock);
 		*zeroed = false;
 		return user;
 	}

@@ -40,20 +40,57 @@ int os_map(size_t size, void **out)
 	return 0;
 }
 
+/* Aligned mappings in one system call: ask for an address in a region few
+ * other mappings use, aligned by construction (MAP_FIXED_NOREPLACE fails
+ * rather than replace anything). The region's start moves with the address of
+ * this library (ASLR), so hakmem does not put every process's heap at one
+ * address. When the hint is taken, fall back to over-mapping and trimming. */
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#define HINT_BASE  ((uintptr_t)0x100000000000) /* 16 TiB */
+#define HINT_SPAN  ((uintptr_t)0x100000000000) /* hints stay below 32 TiB */
+static uintptr_t g_hint; /* [atomic] next hint, 0 until first use */
+
+static void *os_map_hinted(size_t size, size_t align)
+{
+	if (align > 64 * MiB)
+		return NULL;
+	uintptr_t h = __atomic_load_n(&g_hint, __ATOMIC_RELAXED);
+	if (h == 0) {
+		uintptr_t seed = ((uintptr_t)&g_hint >> 12) * 0x9e3779b97f4a7c15u;
+		uintptr_t start = HINT_BASE + ALIGN_DOWN((seed >> 20) % (HINT_SPAN / 4), 64 * MiB);
+		__atomic_compare_exchange_n(&g_hint, &h, start, false, __ATOMIC_RELAXED,
+		                            __ATOMIC_RELAXED);
+		h = __atomic_load_n(&g_hint, __ATOMIC_RELAXED);
+	}
+	size_t step = ALIGN_UP(size, align);
+	uintptr_t a = __atomic_fetch_add(&g_hint, step, __ATOMIC_RELAXED);
+	a = ALIGN_UP(a, align);
+	if (a + size > HINT_BASE + HINT_SPAN)
+		return NULL;
+	void *p = mmap((void *)a, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (p != (void *)a) { /* kernels before 4.17 treat the flag as a hint */
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
+}
+
 int os_map_aligned(size_t size, size_t align, void **out)
 {
 	*out = NULL;
 	if (size == 0 || size + align < size)
 		return ENOMEM;
-	/* First try the exact size: the kernel often hands out aligned addresses
-	 * next to earlier aligned mappings. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return ENOMEM;
-	if (((uintptr_t)p & (align - 1)) != 0) {
-		munmap(p, size);
+	void *p = os_map_hinted(size, align);
+	if (p == NULL) {
 		/* Over-map by the alignment and trim both ends. */
 		size_t over = size + align - PAGE_SIZE;
+		if (over < size)
+			return ENOMEM;
 		char *q = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (q == MAP_FAILED)
 			return ENOMEM;
