@@ -27,25 +27,29 @@ static int g_init_state;          /* [atomic] */
 static pthread_t g_init_thread;   /* valid while INIT_RUNNING */
 pthread_key_t g_tcache_key;
 
+/* Lock order: ctl, topology load, thread registry, arenas (bins, ss, large). */
 static void prefork(void)
 {
-	tcache_prefork();
 	ctl_prefork();
+	topology_prefork();
+	tcache_prefork();
 	arenas_lock_all();
 }
 
 static void postfork_parent(void)
 {
 	arenas_unlock_all();
-	ctl_postfork_parent();
 	tcache_postfork_parent();
+	topology_postfork_parent();
+	ctl_postfork_parent();
 }
 
 static void postfork_child(void)
 {
 	arenas_reinit_locks();
-	ctl_postfork_child();
 	tcache_postfork_child();
+	topology_postfork_child();
+	ctl_postfork_child();
 }
 
 static void init_run(void)

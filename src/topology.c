@@ -126,6 +126,10 @@ void topology_init(topology_t *t)
 
 static lock_t g_topo_lock = LOCK_INITIALIZER;
 
+void topology_prefork(void)         { lock_acquire(&g_topo_lock); }
+void topology_postfork_parent(void) { lock_release(&g_topo_lock); }
+void topology_postfork_child(void)  { lock_reinit(&g_topo_lock); }
+
 /* Where hakmem-topo.so lives: beside libhakmem.so (build tree), or in
  * hakmem/ beside it (installed, $libdir/hakmem). */
 static void *topology_open_module(void)

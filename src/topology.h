@@ -47,6 +47,11 @@ void topology_init(topology_t *t);
  * called with any allocator lock held (hwloc allocates). Returns 0 or errno. */
 int topology_load(void);
 
+/* fork handlers for the load lock */
+void topology_prefork(void);
+void topology_postfork_parent(void);
+void topology_postfork_child(void);
+
 /* Mapping (pure functions of the table, unit-tested on synthetic topologies). */
 enum arena_mode topology_choose_mode(const topology_t *t, enum arena_mode asked);
 unsigned topology_narenas(const topology_t *t, enum arena_mode m);
