@@ -52,6 +52,12 @@ int  hakmem_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp);
 int  hakmem_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t *oldlenp,
                       const void *newp, size_t newlen);
 
+/* Describes key i of the control namespace (0, 1, ... until ENOENT): its
+ * name ('#' stands for an index), C type, mode ("r", "w", "rw", "r (start)"),
+ * unit and one-line meaning. The strings are static. */
+int  hakmem_ctl_key_info(size_t i, const char **name, const char **type, const char **mode,
+                         const char **unit, const char **doc);
+
 /* Prints every statistic through write_cb (stderr when NULL). opts "J" gives
  * JSON; anything else readable text. */
 void hakmem_stats_print(void (*write_cb)(void *opaque, const char *text), void *opaque,

@@ -496,6 +496,7 @@ static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 	{ prefix ".nflushes", T_U64, M_R, "events", "batches thread caches gave back to this bin", get_bin_u64, NULL, BIN_OFF(nflushes), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".curslabs", T_SIZE, M_R, "slabs", "slabs now serving this class", get_bin_u64, NULL, BIN_OFF(curslabs), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".curregs", T_SIZE, M_R, "blocks", "blocks out of slabs: held by the program or cached in threads", get_bin_u64, NULL, BIN_OFF(curregs), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".ncached", T_SIZE, M_R, "blocks", "blocks of this class cached in live threads bound to this arena", get_bin_u64, NULL, BIN_OFF(ncached), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".remote_frees", T_U64, M_R, "blocks", "blocks of this class freed by threads of other arenas", get_bin_u64, NULL, BIN_OFF(remote_frees), 0, 0, LIM2(lim_narenas, lim) }
 
 static const ctl_key_t g_keys[] = {
@@ -565,7 +566,7 @@ static const ctl_key_t g_keys[] = {
 	{ "opt.arenas", T_STRING, M_R | M_START, "", "arena layout: auto (from the topology), percpu or pernode", get_opt_arenas, set_opt_arenas, 0, 0, 0, NOLIM },
 	{ "opt.bind", T_STRING, M_R | M_START, "", "thread binding: cpu (arena of the CPU a thread starts on) or roundrobin", get_opt_bind, set_opt_bind, 0, 0, 0, NOLIM },
 	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
-	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
+	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr; %p: the process id)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
 };
 
 #define NKEYS ARRAY_LEN(g_keys)
@@ -710,8 +711,6 @@ EXPORT int hakmem_ctl(const char *name, void *oldp, size_t *oldlenp, const void 
 
 /* ---- key listing (hakmem-ctl keys) ---- */
 
-/* hakmem_ctl_key_info(i, ...) describes row i; returns ENOENT past the end.
- * Exported for the hakmem-ctl tool. */
 EXPORT int hakmem_ctl_key_info(size_t i, const char **name, const char **type, const char **mode,
                                const char **unit, const char **doc)
 {

@@ -168,6 +168,11 @@ void os_close(int fd)
 	close(fd);
 }
 
+int os_getpid(void)
+{
+	return (int)getpid();
+}
+
 void os_abort(void)
 {
 	abort();

@@ -63,6 +63,8 @@ void os_write_all(int fd, const char *buf, size_t len);
 /* Opens a file for writing (created, truncated): the descriptor or -errno. */
 int os_open_write(const char *path);
 void os_close(int fd);
+/* The calling process's id. */
+int os_getpid(void);
 
 /* Stops the process with SIGABRT. */
 void os_abort(void) __attribute__((noreturn));

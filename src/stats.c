@@ -20,7 +20,7 @@ static void live_cb(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc, 
 	bin_stats_t *b = &s->arenas[a->index].bins[cls];
 	b->nmalloc += nmalloc;
 	b->nfree += nfree;
-	(void)ncached;
+	b->ncached += ncached;
 }
 
 /* Adds the resident pages of [p, p+size) to their nodes' counts. */
@@ -67,7 +67,7 @@ int stats_refresh(snapshot_t *s)
 			bin_t *b = &a->bins[c];
 			lock_acquire(&b->lock);
 			as->bins[c] = (bin_stats_t){ b->nmalloc, b->nfree, b->nrefills, b->nflushes,
-			                             b->curslabs, b->curregs, b->remote_frees };
+			                             b->curslabs, b->curregs, b->remote_frees, 0 };
 			as->remote_frees += b->remote_frees;
 			lock_release(&b->lock);
 			active += as->bins[c].curslabs * SLAB_SIZE;
@@ -186,8 +186,8 @@ static uint64_t ctl_u32(const char *name)
 static const char *const g_totals[] = { "allocated", "active", "resident", "mapped", "retained",
                                         "metadata" };
 static const char *const g_counts[] = { "nmalloc", "nfree" };
-static const char *const g_bin_fields[] = { "nmalloc", "nfree", "nrefills",
-                                            "nflushes", "curslabs", "curregs" };
+static const char *const g_bin_fields[] = { "nmalloc", "nfree", "nrefills", "nflushes",
+                                            "curslabs", "curregs", "ncached", "remote_frees" };
 
 static void print_json(printer_t *p)
 {
@@ -216,9 +216,15 @@ static void print_json(printer_t *p)
 	}
 	pr(p, "\n\"arenas\":{");
 	for (unsigned a = 0; a < narenas; a++) {
-		pr(p, "%s\n\"%u\":{\"large\":{\"nmalloc\":%llu,\"nfree\":%llu},\"classes\":{", a ? "," : "", a,
-		   0ull + (unsigned long long)({ hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a); ctl_u64(name); }),
-		   0ull + (unsigned long long)({ hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a); ctl_u64(name); }));
+		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
+		uint64_t lm = ctl_u64(name);
+		hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a);
+		uint64_t lf = ctl_u64(name);
+		hm_format(name, sizeof name, "stats.arenas.%u.remote_frees", a);
+		uint64_t rf = ctl_u64(name);
+		pr(p, "%s\n\"%u\":{\"remote_frees\":%llu,\"large\":{\"nmalloc\":%llu,\"nfree\":%llu},\"classes\":{",
+		   a ? "," : "", a, (unsigned long long)rf, (unsigned long long)lm,
+		   (unsigned long long)lf);
 		bool first = true;
 		for (unsigned c = 0; c < NCLASSES; c++) {
 			hm_format(name, sizeof name, "stats.arenas.%u.class.%u.nmalloc", a, c);
@@ -266,13 +272,15 @@ static void print_text(printer_t *p)
 			if (v[0] == 0 && v[4] == 0)
 				continue;
 			if (!header) {
-				pr(p, "arena %u:\n  %5s %8s %12s %12s %10s %10s %8s %10s\n", a, "class",
-				   "size", "nmalloc", "nfree", "refills", "flushes", "slabs", "regs");
+				pr(p, "arena %u:\n  %5s %8s %12s %12s %10s %10s %8s %10s %8s\n", a, "class",
+				   "size", "nmalloc", "nfree", "refills", "flushes", "slabs", "regs",
+				   "cached");
 				header = true;
 			}
-			pr(p, "  %5u %8u %12llu %12llu %10llu %10llu %8llu %10llu\n", c, class_size[c],
-			   (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
-			   (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[5]);
+			pr(p, "  %5u %8u %12llu %12llu %10llu %10llu %8llu %10llu %8llu\n", c,
+			   class_size[c], (unsigned long long)v[0], (unsigned long long)v[1],
+			   (unsigned long long)v[2], (unsigned long long)v[3], (unsigned long long)v[4],
+			   (unsigned long long)v[5], (unsigned long long)v[6]);
 		}
 		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
 		uint64_t lm = ctl_u64(name);
@@ -309,13 +317,31 @@ static void write_fd(void *opaque, const char *text)
 	os_write_all((int)(intptr_t)opaque, text, strlen(text));
 }
 
+/* opt.stats_file with every "%p" replaced by the process id, so that the
+ * children of a program (which inherit its conf) do not overwrite its file. */
+static void stats_file_path(char *buf, size_t size)
+{
+	size_t o = 0;
+	for (const char *s = g_conf.stats_file; *s != '\0' && o + 1 < size; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			o += hm_format(buf + o, size - o, "%d", os_getpid());
+			s++;
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o < size ? o : size - 1] = '\0';
+}
+
 void stats_print_at_exit(void)
 {
 	int fd = 2;
 	if (g_conf.stats_file[0] != '\0') {
-		fd = os_open_write(g_conf.stats_file);
+		char path[sizeof g_conf.stats_file + 16];
+		stats_file_path(path, sizeof path);
+		fd = os_open_write(path);
 		if (fd < 0) {
-			hm_log("opt.stats_file: cannot open %s", g_conf.stats_file);
+			hm_log("opt.stats_file: cannot open %s", path);
 			fd = 2;
 		}
 	}

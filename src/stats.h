@@ -15,6 +15,7 @@ typedef struct bin_stats {
 	uint64_t curslabs;  /* active slabs */
 	uint64_t curregs;   /* blocks outside slabs (held, or cached in threads) */
 	uint64_t remote_frees; /* blocks freed by threads of other arenas */
+	uint64_t ncached;   /* blocks sitting in live threads' caches (bound to this arena) */
 } bin_stats_t;
 
 typedef struct arena_stats {

@@ -1,0 +1,18 @@
+## test/ctl.mk - tests of the control interface and of the hakmem-ctl tool.
+## Included by test/local.mk (after its TEST_CFLAGS and SH_LOG_COMPILER).
+##
+##   test/test_ctl         every ctl key read, every writable key round-tripped,
+##                         every error code; statistics following allocations
+##                         in one and several threads; the conf string
+##                         (HAKMEM_CONF, the hakmem_conf symbol, bad entries)
+##   test/test_ctl_tool.sh hakmem-ctl keys / run / stats on real programs, the
+##                         JSON statistics read by python3, and the KEYS
+##                         section of doc/hakmem.3 against the key table
+
+check_PROGRAMS += test/test_ctl
+test_test_ctl_SOURCES = test/test_ctl.c test/expect.h
+test_test_ctl_CFLAGS = $(TEST_CFLAGS)
+test_test_ctl_LDADD = libhakmem.la -lpthread
+
+TESTS += test/test_ctl test/test_ctl_tool.sh
+EXTRA_DIST += test/test_ctl_tool.sh
