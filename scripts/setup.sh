@@ -7,8 +7,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
 "$top/scripts/build.sh"
 lib="$top/build/.libs/libhakmem.so"
-echo "== python3 under LD_PRELOAD=$lib"
-PYTHONMALLOC=malloc HAKMEM_CONF="opt.stats_print=text" LD_PRELOAD="$lib" python3 -c '
+py=$(command -v /usr/bin/python3 || command -v python3)
+echo "== $py under hakmem (hakmem-ctl run --stats: what hakmem served it)"
+PYTHONMALLOC=malloc "$top/build/ctl/hakmem-ctl" run --lib "$lib" --stats -- "$py" -c '
 import json, collections
 words = ["w%d" % (i % 5000) for i in range(300000)]
 counts = collections.Counter(words)
