@@ -60,9 +60,10 @@ def workloads(mode, threads):
     """The workload table: name, program, arguments, primary metric.
 
     metric "ops_per_s" is better when higher, "ns_per_op" when lower. Quick
-    mode uses the seeds' parameters where a run then lasts a few milliseconds
-    or more; full mode multiplies the work so each run lasts tens of
-    milliseconds or more on a noisy machine.
+    mode uses the seeds' parameters where the seeds gave them (random_mixed,
+    mid_large_mt) and a few to tens of milliseconds of work elsewhere; full
+    mode multiplies the work by 5 to 50 so each run lasts 0.1 s or more, which
+    averages out more of a shared machine's noise.
     """
     q = mode == "quick"
     t = str(threads)
@@ -73,17 +74,18 @@ def workloads(mode, threads):
                   "metric": metric, "group": group or prog})
 
     # random_mixed and mid_large_mt: the seeds' exact parameters in quick mode
-    cycles = 200000 if q else 2000000
+    cycles = 200000 if q else 10000000
     for slots in (256, 4096, 8192):
         add("random_mixed_%d" % slots, "random_mixed", [cycles, slots, 42])
     # the classic larson shape (8-1000 B); 4 (8) thread generations per slot
     add("larson", "larson", [t, 8, 1000, 1000 if q else 5000, 100, 42, 4 if q else 8])
-    add("mid_large_mt", "mid_large_mt", [t, 40000 if q else 400000, 2048, 42])
+    add("mid_large_mt", "mid_large_mt", [t, 40000 if q else 800000, 2048, 42])
     for name, iters in (("json", 200000), ("mir", 40000), ("vm", 4000)):
-        add("scenario_" + name, "scenario", [name, iters if q else iters * 5], "ns_per_op")
+        add("scenario_" + name, "scenario", [name, iters if q else iters * 20], "ns_per_op")
     for pattern in ("lifo", "fifo", "random", "interleaved", "long_lived"):
         add("sequential_" + pattern, "sequential", [pattern, 1000, 3000 if q else 20000, 42])
-    add("xthread", "xthread", [t, 500000 if q else 4000000, 256, 42])
+    # a ring of 1,024 lets a thread run ahead while its neighbour is descheduled
+    add("xthread", "xthread", [t, 500000 if q else 4000000, 1024, 42])
     for size in FASTPATH_SIZES:
         add("fastpath_%d" % size, "fastpath", [size, 10000000 if q else 100000000])
     add("startup", "startup", [100 if q else 400], "ns_per_op")
@@ -361,6 +363,7 @@ def summarize(wls, runs, allocators):
                 "min": min(vals),
                 "max": max(vals),
                 "spread_pct": 100.0 * (max(vals) - min(vals)) / med if med else 0.0,
+                "best": max(vals) if w["metric"] == "ops_per_s" else min(vals),
                 "maxrss_kb": statistics.median([r["result"]["maxrss_kb"] for r in rs]),
                 "minflt": statistics.median([r["result"]["minflt"] for r in rs]),
                 "hakmem_nmalloc": [r["result"]["hakmem_nmalloc"] for r in rs][0],
@@ -541,7 +544,7 @@ def markdown(meta, wls, summary, instr, tgts, refusals, allocators):
         L.append("| %s | %s |" % (w["name"], " | ".join(cell_abs(s.get(a), w["metric"])
                                                          for a in A)))
     L.append("")
-    L.append("## Peak RSS (MiB, median of ru_maxrss)")
+    L.append("## Peak RSS (MiB, median of VmHWM, the process image's peak RSS)")
     L.append("")
     has_h = "hakmem" in A
     L.append("| workload | " + " | ".join(A) + (" | hakmem / lowest peer |" if has_h else " |"))
@@ -614,10 +617,14 @@ COLORS = {"hakmem": "#d62728", "glibc": "#7f7f7f", "jemalloc": "#1f77b4",
           "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e"}
 
 
-def svg_panel(y0, title, rows, allocators, width, lo=1 / 8.0, hi=8.0):
-    """One grouped bar chart on a log2 axis around 1.0.
+def svg_panel(y0, title, rows, allocators, width):
+    """One grouped bar chart on a log2 axis around 1.0, from 1/4x to 4x or as
+    far as the values go (within 1/64x to 64x).
 
     rows: [(label, {allocator: value or None or 'REFUSED'})]."""
+    vals = [v for _, r in rows for v in r.values() if isinstance(v, float) and v > 0]
+    lo = 2.0 ** max(-6, min([-2] + [math.floor(math.log2(v)) for v in vals]))
+    hi = 2.0 ** min(6, max([2] + [math.ceil(math.log2(v)) for v in vals]))
     left, right, top, plot_h = 90, 20, 40, 260
     plot_w = width - left - right
     n = max(len(rows), 1)
@@ -824,6 +831,25 @@ def self_test():
     return 1 if failures else 0
 
 
+def render(path):
+    """Recomputes the summary, targets, markdown and SVG of a results JSON."""
+    with open(path) as f:
+        data = json.load(f)
+    meta, wls = data["meta"], data["workloads"]
+    allocators = [a for a in ALLOCATOR_ORDER if a in meta["libs"]]
+    runs = data["runs"]
+    refusals = [r for r in runs + data.get("callgrind_runs", []) if r["refused"]]
+    data["summary"] = summarize(wls, runs, allocators)
+    data["targets"] = targets(wls, data["summary"], data["instructions"], allocators)
+    base = path[:-5] if path.endswith(".json") else path
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
+    write_atomic(base + ".md", markdown(meta, wls, data["summary"], data["instructions"],
+                                        data["targets"], refusals, allocators))
+    write_atomic(base + ".svg", svg_plot(meta, wls, data["summary"], allocators))
+    log("bench: rewrote %s.{json,md,svg}" % base)
+    return 0
+
+
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     srcdir = os.path.dirname(here)
@@ -850,9 +876,14 @@ def main(argv):
     ap.add_argument("--list", action="store_true", help="print the workload commands and exit")
     ap.add_argument("--self-test", action="store_true",
                     help="check the parsing, refusal rules and report writers, then exit")
+    ap.add_argument("--render", metavar="JSON",
+                    help="rewrite the .md and .svg beside a results JSON from its runs, "
+                    "without running anything")
     args = ap.parse_args(argv)
     if args.self_test:
         return self_test()
+    if args.render:
+        return render(args.render)
     args.allocators = [a for a in args.allocators.split(",") if a]
     for a in args.allocators:
         if a not in ALLOCATOR_ORDER:

@@ -167,12 +167,31 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 		ss_avail_push(a, &fresh->hdr);
 		c = a->ss_avail;
 	}
+	/* Prefer a free unit that last served this class, with its pages still
+	 * resident: the same layout touches no new pages (a unit reused by another
+	 * class gets its blocks' first and last pages touched at new offsets).
+	 * Then any resident unit, then the first SuperSlab's first free unit. */
+	unsigned idx = SLABS_PER_SS;
+	int scanned = 0;
+	for (chunk_t *t = c; t != NULL && scanned < 8 && idx == SLABS_PER_SS; t = t->ss.next, scanned++) {
+		uint32_t m = t->ss.free_units & t->ss.dirty_units;
+		while (m) {
+			unsigned i = (unsigned)__builtin_ctz(m);
+			m &= m - 1;
+			if (((superslab_t *)t)->slabs[i].cls == cls) {
+				c = t;
+				idx = i;
+				break;
+			}
+		}
+	}
+	if (idx == SLABS_PER_SS) {
+		uint32_t pick = c->ss.free_units & c->ss.dirty_units;
+		if (pick == 0)
+			pick = c->ss.free_units;
+		idx = (unsigned)__builtin_ctz(pick);
+	}
 	superslab_t *ss = (superslab_t *)c;
-	/* Prefer a unit whose pages are still resident. */
-	uint32_t pick = c->ss.free_units & c->ss.dirty_units;
-	if (pick == 0)
-		pick = c->ss.free_units;
-	unsigned idx = (unsigned)__builtin_ctz(pick);
 	uint32_t bit = 1u << idx;
 	bool was_purged = !(c->ss.dirty_units & bit) && ss->slabs[idx].free_since != 0;
 	c->ss.free_units &= ~bit;
@@ -276,9 +295,48 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 	a->next_purge = next;
 }
 
+/* Gives back bins' kept empty slabs older than the decay delay (all if force). */
+static void arena_release_empties(arena_t *a, uint64_t now, bool force)
+{
+	int64_t decay = g_conf.decay_ms;
+	if (decay < 0 && !force)
+		return;
+	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		bin_t *b = &a->bins[c];
+		if (b->empty == NULL) /* racy peek; checked again under the lock */
+			continue;
+		lock_acquire(&b->lock);
+		slab_t *s = b->empty;
+		if (s != NULL && now - b->empty_since >= delay && now >= b->empty_since) {
+			b->empty = NULL;
+			b->curslabs--;
+			arena_slab_release(a, s);
+		}
+		lock_release(&b->lock);
+	}
+}
+
+void arena_decay_tick(arena_t *a)
+{
+	uint64_t now = os_now_ns();
+	if (g_conf.decay_ms < 0 || now < __atomic_load_n(&a->next_tick, __ATOMIC_RELAXED))
+		return;
+	uint64_t delay = (uint64_t)g_conf.decay_ms * 1000000u;
+	__atomic_store_n(&a->next_tick, now + (delay / 8 > 1000000 ? delay / 8 : 1000000),
+	                 __ATOMIC_RELAXED);
+	arena_release_empties(a, now, false);
+	lock_acquire(&a->ss_lock);
+	if (now >= a->next_purge)
+		arena_purge_locked(a, now, false);
+	lock_release(&a->ss_lock);
+	large_cache_purge(a, now, false);
+}
+
 void arena_purge(arena_t *a, bool force)
 {
 	uint64_t now = os_now_ns();
+	arena_release_empties(a, now, force);
 	lock_acquire(&a->ss_lock);
 	arena_purge_locked(a, now, force);
 	lock_release(&a->ss_lock);
@@ -315,6 +373,11 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head)
 	lock_acquire(&b->lock);
 	while (got < want) {
 		slab_t *s = b->partial;
+		if (s == NULL && b->empty != NULL) {
+			s = b->empty;
+			b->empty = NULL;
+			bin_partial_push(b, s);
+		}
 		if (s == NULL) {
 			s = arena_slab_alloc(a, cls);
 			if (s == NULL)
@@ -393,8 +456,16 @@ static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 	if (s->used == 0) {
 		if (s->in_partial)
 			bin_partial_remove(b, s);
-		b->curslabs--;
-		arena_slab_release(a, s);
+		/* Keep the newest empty slab in the bin: reusing it with the same
+		 * layout touches no new pages. The one it replaces goes back to
+		 * its SuperSlab. */
+		slab_t *old = b->empty;
+		b->empty = s;
+		b->empty_since = os_now_ns();
+		if (old != NULL) {
+			b->curslabs--;
+			arena_slab_release(a, old);
+		}
 	} else if (!s->in_partial) {
 		bin_partial_push(b, s);
 	}

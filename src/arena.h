@@ -20,6 +20,9 @@
 typedef struct bin {
 	lock_t lock;
 	slab_t *partial;      /* active slabs with blocks to hand out [lock] */
+	slab_t *empty;        /* one slab whose blocks all came home, kept for reuse with
+	                         its layout (its touched pages stay useful) [lock] */
+	uint64_t empty_since; /* when `empty` became empty, ns [lock] */
 	uint64_t nmalloc;     /* blocks handed to the program, merged from tcaches [lock] */
 	uint64_t nfree;       /* blocks the program freed, merged from tcaches [lock] */
 	uint64_t nrefills;    /* arena_fill calls [lock] */
@@ -45,6 +48,7 @@ typedef struct arena {
 	uint64_t nss;         /* SuperSlabs mapped */
 	uint64_t retained;    /* bytes purged back to the OS and still mapped */
 	uint64_t next_purge;  /* ns: earliest time the next decay pass runs */
+	uint64_t next_tick;   /* ns: when arena_decay_tick next works [atomic, a hint] */
 
 	lock_t large_lock;    /* protects the fields below */
 	large_entry_t large_cache[LARGE_CACHE_SLOTS];
@@ -85,6 +89,11 @@ void arena_dalloc(void **blocks, unsigned n, bool remote);
 
 /* Adds tcache counters into bin (a, cls). */
 void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree);
+
+/* Runs the decay passes that are due (kept empty slabs, free units,
+ * SuperSlabs, cached large mappings); cheap when none is. Thread caches call
+ * it at every drain. */
+void arena_decay_tick(arena_t *a);
 
 /* Returns decayed memory to the OS; `force` purges all free memory now. */
 void arena_purge(arena_t *a, bool force);

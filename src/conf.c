@@ -8,7 +8,8 @@
 #include <stdlib.h>
 
 conf_t g_conf = {
-	.tiny_fast_cap = 128,
+	.tiny_fast_cap = 1024,
+	.cache_bytes = 32 * 1024,
 	.tiny_refill = 32,
 	.tiny_drain_interval = 1024,
 	.decay_ms = 1000,
@@ -37,13 +38,15 @@ unsigned conf_class_cap(unsigned c)
 	uint32_t o = g_conf.class_fast_cap[c];
 	if (o != 0)
 		return o == CLASS_CAP_ZERO ? 0 : o;
-	if (c < TINY_NCLASSES)
-		return g_conf.tiny_fast_cap;
-	/* Above the tiny tier: about 128 KiB of blocks, at least 4, at most
+	/* tiny.cache_bytes of blocks of a tiny class, at least 16; four times as
+	 * many bytes of a larger class (they are fewer), at least 4; at most
 	 * tiny.fast_cap. */
-	unsigned cap = (unsigned)((128 * KiB) / class_size[c]);
-	if (cap < 4)
-		cap = 4;
+	bool tiny = c < TINY_NCLASSES;
+	unsigned cap = (unsigned)((tiny ? g_conf.cache_bytes : 4ull * g_conf.cache_bytes) /
+	                          class_size[c]);
+	unsigned floor = tiny ? 16 : 4;
+	if (cap < floor)
+		cap = floor;
 	if (cap > g_conf.tiny_fast_cap)
 		cap = g_conf.tiny_fast_cap;
 	return cap;

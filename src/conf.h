@@ -18,7 +18,8 @@ enum stats_print_mode {
 };
 
 typedef struct conf {
-	uint32_t tiny_fast_cap;       /* blocks per tiny class in a thread cache */
+	uint32_t tiny_fast_cap;       /* most blocks of any class in a thread cache */
+	uint32_t cache_bytes;         /* bytes of each class a thread cache holds at most */
 	uint32_t tiny_refill;         /* blocks moved per refill */
 	uint32_t tiny_drain_interval; /* thread-cache slow-path events between drains; 0 never */
 	uint32_t class_fast_cap[NCLASSES]; /* per-class override; 0: derived,

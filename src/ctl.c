@@ -160,6 +160,19 @@ static int set_decay(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 	return 0;
 }
 
+static int get_cache_bytes(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->sz = g_conf.cache_bytes;
+	return 0;
+}
+
+static int set_cache_bytes(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.cache_bytes = (uint32_t)v->sz;
+	conf_bump();
+	return 0;
+}
+
 static int get_large_cache_max(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
 	v->sz = g_conf.large_cache_max;
@@ -503,7 +516,8 @@ static const ctl_key_t g_keys[] = {
 	{ "version", T_STRING, M_R, "", "library version", get_version, NULL, 0, 0, 0, NOLIM },
 	{ "epoch", T_U64, M_RW | M_NOCONF, "", "writing any value refreshes the statistics snapshot; reading gives its number", get_epoch, set_epoch, 0, 0, INT64_MAX, NOLIM },
 
-	{ "tiny.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of every tiny class (<= 1 KiB); caps the larger classes too", get_conf_u32, set_conf_u32, CONF_OFF(tiny_fast_cap), 0, FAST_CAP_MAX, NOLIM },
+	{ "tiny.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity limit of every class; 0 turns caching off (every free checked)", get_conf_u32, set_conf_u32, CONF_OFF(tiny_fast_cap), 0, FAST_CAP_MAX, NOLIM },
+	{ "tiny.cache_bytes", T_SIZE, M_RW, "bytes", "a thread cache holds about this many bytes of each class (at least 16 blocks of a tiny class, at most tiny.fast_cap)", get_cache_bytes, set_cache_bytes, 0, 0, 64 << 20, NOLIM },
 	{ "tiny.refill", T_UNSIGNED, M_RW, "blocks", "blocks moved from an arena per thread-cache refill", get_conf_u32, set_conf_u32, CONF_OFF(tiny_refill), 1, FAST_CAP_MAX, NOLIM },
 	{ "tiny.drain_interval", T_UNSIGNED, M_RW, "slow-path events", "a thread cache gives back half the blocks of its idle classes every this many refills/flushes (0: never)", get_conf_u32, set_conf_u32, CONF_OFF(tiny_drain_interval), 0, 1 << 30, NOLIM },
 	{ "tiny.nclasses", T_UNSIGNED, M_R, "classes", "number of tiny classes", get_const_u, NULL, TINY_NCLASSES, 0, 0, NOLIM },

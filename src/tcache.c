@@ -296,6 +296,7 @@ static void tcache_drain(tcache_t *tc, tcache_cold_t *cold)
 	if (cold->nremote)
 		tcache_remote_flush(cold);
 	tcache_merge_all(tc, cold);
+	arena_decay_tick(tc->arena);
 }
 
 static inline void tcache_event(tcache_t *tc, tcache_cold_t *cold)
@@ -379,16 +380,22 @@ static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
 	return large_alloc(a, size, align, zeroed);
 }
 
-/* A thread that moved to another node follows: its cache goes back to the old
- * arena and it binds to one of the new node's. */
-static void tcache_follow_node(tcache_t *tc)
+/* Checked at every refill. A thread that moved to another node follows: its
+ * cache goes back to the old arena and it binds to one of the new node's. In
+ * the per-CPU layout a thread that moved to another CPU of the same node
+ * takes that CPU's arena without flushing (its cached blocks are on the right
+ * node; they go home as remote frees when freed): threads start on their
+ * creator's CPU, and two threads sharing an arena contend for its locks. */
+static void tcache_follow(tcache_t *tc)
 {
-	unsigned cpu, node;
-	os_getcpu(&cpu, &node);
-	if ((int)node == tc->arena->node || g_topo.policy_set)
+	if (g_conf.narenas != 0 || g_conf.bind == BIND_ROUNDROBIN)
 		return;
 	arena_t *a = arena_choose();
-	if (a != tc->arena && a->node == (int)node) {
+	if (a == tc->arena)
+		return;
+	if (a->node == tc->arena->node)
+		tc->arena = a;
+	else if (!g_topo.policy_set) {
 		tcache_flush_all();
 		tc->arena = a;
 	}
@@ -397,8 +404,7 @@ static void tcache_follow_node(tcache_t *tc)
 static void *tcache_refill(tcache_t *tc, tcache_cold_t *cold, unsigned c)
 {
 	void *head;
-	if (g_topo.nnodes > 1)
-		tcache_follow_node(tc);
+	tcache_follow(tc);
 	tcache_merge_class(tc, cold, c);
 	unsigned got = arena_fill(tc->arena, c, cold->refill[c], &head);
 	if (UNLIKELY(got == 0)) {
