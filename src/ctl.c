@@ -503,8 +503,8 @@ static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 #define LIM2(f, g)   { f, g }
 
 #define BIN_ROWS(prefix, lim, tier)                                                              \
-	{ prefix ".nmalloc", T_U64, M_R, "blocks", "blocks of this " tier " class handed to the program", get_bin_u64, NULL, BIN_OFF(nmalloc), 0, 0, LIM2(lim_narenas, lim) }, \
-	{ prefix ".nfree", T_U64, M_R, "blocks", "blocks of this " tier " class the program freed", get_bin_u64, NULL, BIN_OFF(nfree), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".nmalloc", T_U64, M_R, "blocks", "blocks of this " tier " class handed to the program by threads bound to this arena", get_bin_u64, NULL, BIN_OFF(nmalloc), 0, 0, LIM2(lim_narenas, lim) }, \
+	{ prefix ".nfree", T_U64, M_R, "blocks", "blocks of this " tier " class freed by threads bound to this arena (curregs counts blocks out of its slabs: they agree summed over arenas)", get_bin_u64, NULL, BIN_OFF(nfree), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".nrefills", T_U64, M_R, "events", "thread-cache refills from this bin", get_bin_u64, NULL, BIN_OFF(nrefills), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".nflushes", T_U64, M_R, "events", "batches thread caches gave back to this bin", get_bin_u64, NULL, BIN_OFF(nflushes), 0, 0, LIM2(lim_narenas, lim) }, \
 	{ prefix ".curslabs", T_SIZE, M_R, "slabs", "slabs now serving this class", get_bin_u64, NULL, BIN_OFF(curslabs), 0, 0, LIM2(lim_narenas, lim) }, \

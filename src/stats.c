@@ -227,8 +227,13 @@ static void print_json(printer_t *p)
 		   (unsigned long long)lf);
 		bool first = true;
 		for (unsigned c = 0; c < NCLASSES; c++) {
-			hm_format(name, sizeof name, "stats.arenas.%u.class.%u.nmalloc", a, c);
-			if (ctl_u64(name) == 0)
+			uint64_t any = 0;
+			for (size_t f = 0; f < ARRAY_LEN(g_bin_fields); f++) {
+				hm_format(name, sizeof name, "stats.arenas.%u.class.%u.%s", a, c,
+				          g_bin_fields[f]);
+				any |= ctl_u64(name);
+			}
+			if (any == 0)
 				continue;
 			pr(p, "%s\"%u\":{\"size\":%u", first ? "" : ",", c, class_size[c]);
 			first = false;

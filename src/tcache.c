@@ -393,9 +393,10 @@ static void tcache_follow(tcache_t *tc)
 	arena_t *a = arena_choose();
 	if (a == tc->arena)
 		return;
-	if (a->node == tc->arena->node)
+	if (a->node == tc->arena->node) {
+		tcache_merge_all(tc, tc->cold); /* counts go to the arena they happened in */
 		tc->arena = a;
-	else if (!g_topo.policy_set) {
+	} else if (!g_topo.policy_set) {
 		tcache_flush_all();
 		tc->arena = a;
 	}

@@ -857,7 +857,7 @@ static void test_conf_symbol(void)
 	char out[4096], err[4096];
 	expect_int_eq(run_child(NULL, out, sizeof out, err, sizeof err), 0, "child: %s", err);
 	expect_line(out, "tiny.drain_interval=555");
-	expect_line(out, "tiny.fast_cap=128");
+	expect_line(out, "tiny.fast_cap=1024");
 	/* HAKMEM_CONF comes after the symbol: it wins. */
 	expect_int_eq(run_child("tiny.drain_interval=777", out, sizeof out, err, sizeof err), 0);
 	expect_line(out, "tiny.drain_interval=777");
