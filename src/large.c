@@ -96,6 +96,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		return NULL;
 	}
 	chunk_t *c = NULL;
+	size_t have = 0, trim = 0;
 	lock_acquire(&a->large_lock);
 	/* Best fit among cached mappings up to twice the size: the excess beyond a
 	 * quarter is unmapped (one munmap, and the reused pages do not fault). */
@@ -109,23 +110,24 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 	if (best >= 0) {
 		c = a->large_cache[best].chunk;
 		a->large_cache[best].chunk = NULL;
-		a->large_cached_bytes -= c->large.map_size;
-	}
-	lock_release(&a->large_lock);
-	if (c != NULL) {
-		size_t have = c->large.map_size;
+		have = c->large.map_size;
+		a->large_cached_bytes -= have;
 		if (have - need > need / 4) {
-			os_unmap((char *)c + need, have - need);
+			trim = have - need;
 			have = need;
 		}
-		char *user = (char *)c + off;
-		large_write_header(c, a, c, have, user, have - off, false);
-		lock_acquire(&a->large_lock);
+		c->large.map_size = have;
 		live_push(a, c);
 		a->large_live_bytes += have;
 		a->large_allocated += have - off;
 		a->large_nmalloc++;
-		lock_release(&a->large_lock);
+	}
+	lock_release(&a->large_lock);
+	if (c != NULL) {
+		if (trim)
+			os_unmap((char *)c + have, trim);
+		char *user = (char *)c + off;
+		large_write_header(c, a, c, have, user, have - off, false);
 		*zeroed = false;
 		return user;
 	}
@@ -192,10 +194,49 @@ void large_free(void *p, chunk_t *c)
 			hm_fatal("double free of %p (large block is already free)", p);
 		hm_fatal("invalid free of %p: not the start of a large block", p);
 	}
+	c->large.user = NULL;
+	large_release(c);
+}
+
+void large_stash(chunk_t *c)
+{
+	c->large.user = NULL;
+}
+
+void *large_reuse(chunk_t *c, size_t size)
+{
+	size_t need = large_map_size(LARGE_HDR, size);
+	size_t have = c->large.map_size;
+	if (need == 0 || c->huge_align || have < need || have - need > need / 4)
+		return NULL;
+	char *user = (char *)c + LARGE_HDR;
+	size_t old_usable = c->large.usable;
+	c->large.user = user;
+	c->large.usable = have - LARGE_HDR;
+	if (old_usable != c->large.usable) {
+		arena_t *a = c->arena;
+		lock_acquire(&a->large_lock);
+		a->large_allocated += c->large.usable - old_usable;
+		lock_release(&a->large_lock);
+	}
+	return user;
+}
+
+void large_count(arena_t *a, uint64_t nmalloc, uint64_t nfree)
+{
+	if (nmalloc == 0 && nfree == 0)
+		return;
+	lock_acquire(&a->large_lock);
+	a->large_nmalloc += nmalloc;
+	a->large_nfree += nfree;
+	lock_release(&a->large_lock);
+}
+
+void large_release(chunk_t *c)
+{
 	arena_t *a = c->arena;
 	size_t map_size = c->large.map_size;
 	size_t usable = c->large.usable;
-	c->large.user = NULL;
 	chunk_t *evict = NULL;
 	uint64_t now = os_now_ns();
 	lock_acquire(&a->large_lock);

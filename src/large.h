@@ -37,6 +37,17 @@ static inline chunk_t *large_header(const void *p)
 	return ptr_chunk(p);
 }
 
+/* Per-thread reuse without the arena lock (tcache's one-block large slot):
+ * large_stash marks a live large block freed, keeping it mapped and counted
+ * as live by its arena; large_reuse hands a stashed block out again when it
+ * fits `size` (alignment <= 128) within a quarter, else returns NULL;
+ * large_release frees a stashed block for real (arena cache or unmap). */
+void large_stash(chunk_t *c);
+void *large_reuse(chunk_t *c, size_t size);
+void large_release(chunk_t *c);
+/* Adds slot hits to the arena's counters. */
+void large_count(struct arena *a, uint64_t nmalloc, uint64_t nfree);
+
 /* Unmaps cached mappings older than decay_ms (all if force). */
 void large_cache_purge(struct arena *a, uint64_t now, bool force);
 

@@ -107,6 +107,11 @@ int stats_refresh(snapshot_t *s)
 		large_nfree += as->large_nfree;
 	}
 	tcache_stats_sum_live(live_cb, s);
+	uint64_t slot_bytes, slot_nmalloc, slot_nfree;
+	tcache_large_slots(&slot_bytes, &slot_nmalloc, &slot_nfree);
+	large_alloc -= slot_bytes < large_alloc ? slot_bytes : large_alloc;
+	large_nmalloc += slot_nmalloc;
+	large_nfree += slot_nfree;
 	uint64_t allocated = large_alloc, nmalloc = large_nmalloc, nfree = large_nfree;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		uint64_t m = 0, f = 0;

@@ -33,6 +33,10 @@ typedef struct tcache_cold {
 	uint8_t busy[NCLASSES];            /* refilled or flushed since the last drain */
 	uint64_t large_nmalloc, large_nfree;
 	uint64_t large_alloc_bytes, large_free_bytes;
+	chunk_t *large_slot;               /* one freed large block kept for this thread
+	                                      (still counted live by its arena) */
+	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
+	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
 	void *remote[REMOTE_MAX];          /* foreign blocks waiting to go home */
 	unsigned nremote;
 	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
@@ -104,6 +108,7 @@ static void cold_release_locked(tcache_cold_t *c)
 /* ---- tunables ---- */
 
 static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsigned keep);
+static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold);
 
 static void tcache_apply_conf(tcache_t *tc, tcache_cold_t *cold)
 {
@@ -174,6 +179,18 @@ void tcache_stats_sum_live(tcache_live_cb cb, void *ctx)
 	lock_release(&g_registry_lock);
 }
 
+void tcache_large_slots(uint64_t *bytes, uint64_t *nmalloc, uint64_t *nfree)
+{
+	*bytes = *nmalloc = *nfree = 0;
+	lock_acquire(&g_registry_lock);
+	for (tcache_cold_t *cold = g_threads; cold; cold = cold->next) {
+		*bytes += atomic_load_relaxed(&cold->slot_bytes);
+		*nmalloc += atomic_load_relaxed(&cold->slot_nmalloc);
+		*nfree += atomic_load_relaxed(&cold->slot_nfree);
+	}
+	lock_release(&g_registry_lock);
+}
+
 void tcache_stats_self(tcache_stats_t *st)
 {
 	tcache_t *tc = &tcache_tls;
@@ -224,6 +241,7 @@ void tcache_thread_exit(void *arg)
 	if (cold->nremote)
 		arena_dalloc(cold->remote, cold->nremote, true);
 	cold->nremote = 0;
+	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tc->bins[c].avail = 0;
@@ -295,6 +313,7 @@ static void tcache_drain(tcache_t *tc, tcache_cold_t *cold)
 	}
 	if (cold->nremote)
 		tcache_remote_flush(cold);
+	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 	arena_decay_tick(tc->arena);
 }
@@ -316,6 +335,7 @@ void tcache_flush_all(void)
 		tcache_bin_flush(tc, cold, c, 0);
 	if (cold->nremote)
 		tcache_remote_flush(cold);
+	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 }
 
@@ -435,12 +455,39 @@ static inline tcache_cold_t *tcache_get_cold(tcache_t *tc)
 	return cold;
 }
 
+/* The thread's large slot: a malloc/free loop of one large size takes no lock. */
+#define LARGE_SLOT_MAX (4 * MiB)
+
+static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold)
+{
+	chunk_t *c = cold->large_slot;
+	cold->large_slot = NULL;
+	cold->slot_bytes = 0;
+	large_count(tc->arena ? tc->arena : c->arena, cold->slot_nmalloc, cold->slot_nfree);
+	cold->slot_nmalloc = cold->slot_nfree = 0;
+	if (c != NULL)
+		large_release(c);
+}
+
 static void *tcache_alloc_large(tcache_t *tc, tcache_cold_t *cold, size_t size, size_t align,
                                 bool *zeroed)
 {
 	if (UNLIKELY(size > (size_t)PTRDIFF_MAX)) {
 		errno = ENOMEM;
 		return NULL;
+	}
+	chunk_t *slot = cold->large_slot;
+	if (slot != NULL && align <= LARGE_HDR) {
+		void *p = large_reuse(slot, size);
+		if (p != NULL) {
+			cold->large_slot = NULL;
+			cold->slot_bytes = 0;
+			cold->slot_nmalloc++;
+			cold->large_nmalloc++;
+			cold->large_alloc_bytes += slot->large.usable;
+			*zeroed = false;
+			return p;
+		}
 	}
 	void *p = large_alloc(tc->arena, size, align, zeroed);
 	if (p != NULL) {
@@ -508,6 +555,17 @@ static void free_large(void *p)
 	if (cold != NULL && cold != TCACHE_EXITED && c != NULL && c->large.user == p) {
 		cold->large_nfree++;
 		cold->large_free_bytes += c->large.usable;
+		if (!c->huge_align && c->arena == tc->arena && c->large.map_size <= LARGE_SLOT_MAX &&
+		    g_conf.decay_ms != 0) {
+			chunk_t *old = cold->large_slot;
+			large_stash(c);
+			cold->large_slot = c;
+			cold->slot_bytes = c->large.usable;
+			cold->slot_nfree++;
+			if (old != NULL)
+				large_release(old);
+			return;
+		}
 	}
 	large_free(p, c);
 }
