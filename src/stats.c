@@ -44,6 +44,24 @@ static void count_node_pages(snapshot_t *s, void *p, size_t size)
 	}
 }
 
+typedef struct {
+	snapshot_t *s;
+	uint64_t bytes, nmalloc, nfree;
+} slot_sum_t;
+
+/* A thread's large slot: its block counts as freed, its hits as large calls. */
+static void slot_cb(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc, uint64_t nfree)
+{
+	slot_sum_t *t = ctx;
+	arena_stats_t *as = &t->s->arenas[a->index];
+	as->large_nmalloc += nmalloc;
+	as->large_nfree += nfree;
+	as->large_allocated -= bytes < as->large_allocated ? bytes : as->large_allocated;
+	t->bytes += bytes;
+	t->nmalloc += nmalloc;
+	t->nfree += nfree;
+}
+
 int stats_refresh(snapshot_t *s)
 {
 	if (g_arenas == NULL)
@@ -107,11 +125,11 @@ int stats_refresh(snapshot_t *s)
 		large_nfree += as->large_nfree;
 	}
 	tcache_stats_sum_live(live_cb, s);
-	uint64_t slot_bytes, slot_nmalloc, slot_nfree;
-	tcache_large_slots(&slot_bytes, &slot_nmalloc, &slot_nfree);
-	large_alloc -= slot_bytes < large_alloc ? slot_bytes : large_alloc;
-	large_nmalloc += slot_nmalloc;
-	large_nfree += slot_nfree;
+	slot_sum_t slots = { s, 0, 0, 0 };
+	tcache_large_slots(slot_cb, &slots);
+	large_alloc -= slots.bytes < large_alloc ? slots.bytes : large_alloc;
+	large_nmalloc += slots.nmalloc;
+	large_nfree += slots.nfree;
 	uint64_t allocated = large_alloc, nmalloc = large_nmalloc, nfree = large_nfree;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		uint64_t m = 0, f = 0;

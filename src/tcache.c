@@ -179,14 +179,15 @@ void tcache_stats_sum_live(tcache_live_cb cb, void *ctx)
 	lock_release(&g_registry_lock);
 }
 
-void tcache_large_slots(uint64_t *bytes, uint64_t *nmalloc, uint64_t *nfree)
+void tcache_large_slots(tcache_slot_cb cb, void *ctx)
 {
-	*bytes = *nmalloc = *nfree = 0;
 	lock_acquire(&g_registry_lock);
 	for (tcache_cold_t *cold = g_threads; cold; cold = cold->next) {
-		*bytes += atomic_load_relaxed(&cold->slot_bytes);
-		*nmalloc += atomic_load_relaxed(&cold->slot_nmalloc);
-		*nfree += atomic_load_relaxed(&cold->slot_nfree);
+		tcache_t *tc = cold->hot;
+		if (tc == NULL || tc->arena == NULL)
+			continue;
+		cb(ctx, tc->arena, atomic_load_relaxed(&cold->slot_bytes),
+		   atomic_load_relaxed(&cold->slot_nmalloc), atomic_load_relaxed(&cold->slot_nfree));
 	}
 	lock_release(&g_registry_lock);
 }

@@ -101,9 +101,11 @@ typedef void (*tcache_live_cb)(void *ctx, struct arena *a, unsigned cls, uint64_
 void tcache_stats_sum_live(tcache_live_cb cb, void *ctx);
 /* Bytes mapped for per-thread state. */
 uint64_t tcache_metadata_bytes(void);
-/* Live threads' large slots: usable bytes held, and slot hits not yet added
- * to the arenas' large counters. */
-void tcache_large_slots(uint64_t *bytes, uint64_t *nmalloc, uint64_t *nfree);
+/* Calls cb for every live thread with its large slot: usable bytes held, and
+ * slot hits not yet added to its arena's large counters. */
+typedef void (*tcache_slot_cb)(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc,
+                               uint64_t nfree);
+void tcache_large_slots(tcache_slot_cb cb, void *ctx);
 
 /* Counters of the calling thread since it started (merged ones included). */
 void tcache_stats_self(tcache_stats_t *st);
