@@ -69,3 +69,4 @@ bench: all
 	@$(BENCH_RUN) --mode full $(BENCH_ARGS)
 bench-quick: all
 	@$(BENCH_RUN) --mode quick $(BENCH_ARGS)
+include bench/numa.mk

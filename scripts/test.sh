@@ -19,6 +19,13 @@ while IFS= read -r trs; do
 	*) fail=$((fail + 1)); echo "FAIL  $name ($res)" ;;
 	esac
 done < <(find . -name '*.trs' | sort)
+# The two-node placement checks, in a QEMU virtual machine (test/numa).
+make check-numa >check-numa.log 2>&1
+case $(tail -n 1 check-numa.log) in
+"check-numa: PASS"*) pass=$((pass + 1)); echo "PASS  check-numa" ;;
+"check-numa: SKIP"*) skip=$((skip + 1)); echo "SKIP  check-numa"; tail -n 3 check-numa.log ;;
+*) fail=$((fail + 1)); echo "FAIL  check-numa"; grep -E '^(FAIL|check-numa:)' check-numa.log | head -n 40 ;;
+esac
 if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
 	[ -f test-suite.log ] && sed -n '1,200p' test-suite.log
 	[ "$fail" -eq 0 ] && fail=1

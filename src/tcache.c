@@ -409,12 +409,14 @@ static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
  * creator's CPU, and two threads sharing an arena contend for its locks. */
 static void tcache_follow(tcache_t *tc)
 {
-	if (g_conf.narenas != 0 || g_conf.bind == BIND_ROUNDROBIN)
+	if (g_conf.bind == BIND_ROUNDROBIN)
 		return;
 	arena_t *a = arena_choose();
 	if (a == tc->arena)
 		return;
 	if (a->node == tc->arena->node) {
+		if (g_conf.narenas != 0) /* a given arena count: CPUs share arenas */
+			return;
 		tcache_merge_all(tc, tc->cold); /* counts go to the arena they happened in */
 		tc->arena = a;
 	} else if (!g_topo.policy_set) {

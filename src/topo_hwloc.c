@@ -16,6 +16,11 @@ int hakmem_topo_read(topology_t *t, const char *synthetic)
 		return -1;
 	/* Offline and cpuset-restricted CPUs keep their ids in the table. */
 	hwloc_topology_set_flags(topo, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
+	/* hwloc's x86 backend binds the calling thread to every CPU in turn to run
+	 * cpuid there, which would move an application thread off the CPUs it was
+	 * confined to (numactl --cpunodebind) and make it follow to other arenas.
+	 * Linux's sysfs says all hakmem needs. */
+	hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86");
 	if (synthetic != NULL && hwloc_topology_set_synthetic(topo, synthetic) != 0) {
 		hwloc_topology_destroy(topo);
 		return -1;
@@ -52,7 +57,8 @@ int hakmem_topo_read(topology_t *t, const char *synthetic)
 		if (cpu + 1 > t->ncpu_ids)
 			t->ncpu_ids = cpu + 1;
 		hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu);
-		t->cpu_core[cpu] = core ? (int32_t)core->os_index : (int32_t)cpu;
+		/* The core's logical index: OS core ids repeat across packages. */
+		t->cpu_core[cpu] = core ? (int32_t)core->logical_index : (int32_t)cpu;
 		for (int n = 0; n < nnodes; n++) {
 			hwloc_obj_t node = hwloc_get_obj_by_type(topo, HWLOC_OBJ_NUMANODE, (unsigned)n);
 			if (node->cpuset && hwloc_bitmap_isset(node->cpuset, cpu)) {

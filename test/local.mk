@@ -58,3 +58,4 @@ AM_TESTS_ENVIRONMENT = \
 	abs_top_srcdir='$(abs_top_srcdir)'; export abs_top_srcdir; \
 	PYTHON3='$(PYTHON3)'; export PYTHON3;
 include test/ctl.mk
+include test/numa.mk
