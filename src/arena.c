@@ -365,12 +365,30 @@ static void bin_partial_remove(bin_t *b, slab_t *s)
 	s->in_partial = 0;
 }
 
-unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head)
+unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head)
 {
 	bin_t *b = &a->bins[cls];
 	void *first = NULL, **tail = &first;
 	unsigned got = 0;
 	lock_acquire(&b->lock);
+	slab_t *whole = b->partial;
+	if (whole != NULL && whole->nfree != 0 && whole->nfree <= max) {
+		/* The slab's whole free list, untouched: no block is free in the
+		 * slab afterwards, so its free bitmap is all clear. */
+		got = whole->nfree;
+		first = whole->free;
+		whole->free = NULL;
+		whole->nfree = 0;
+		whole->used += (uint16_t)got;
+		memset(slab_bitmap(whole), 0, ((size_t)whole->ncarved + 63) / 64 * sizeof(uint64_t));
+		if (whole->ncarved == whole->cap)
+			bin_partial_remove(b, whole);
+		b->curregs += got;
+		b->nrefills++;
+		lock_release(&b->lock);
+		*head = first;
+		return got;
+	}
 	while (got < want) {
 		slab_t *s = b->partial;
 		if (s == NULL && b->empty != NULL) {

@@ -77,9 +77,12 @@ int arenas_init(unsigned n);
 /* The arena for the calling thread: the one function that decides binding. */
 arena_t *arena_choose(void);
 
-/* Takes up to `want` blocks of class cls from arena a, linked through their
- * first word, NULL-terminated, in *head. Returns how many (0 on ENOMEM). */
-unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, void **head);
+/* Takes about `want` blocks (at most `max`) of class cls from arena a, linked
+ * through their first word, NULL-terminated, in *head. Returns how many (0 on
+ * ENOMEM). When a slab's whole free list fits in `max`, it is taken as it is
+ * without touching the blocks (they may sit in another CPU's cache: the
+ * program touches them when it uses them anyway). */
+unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head);
 
 /* Gives blocks back to the slabs they came from, whatever their arena, taking
  * each bin's lock once. Detects invalid and double frees (fatal). The array's

@@ -14,7 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define REMOTE_MAX  64   /* foreign blocks buffered before a batch return */
+#define REMOTE_MAX  64   /* most foreign blocks of a class buffered before a batch
+                            return (fewer for large classes: 64 KiB of them) */
 #define FLUSH_BATCH 64   /* blocks handed to arena_dalloc at once */
 
 __thread tcache_t tcache_tls __attribute__((tls_model("initial-exec")));
@@ -37,8 +38,11 @@ typedef struct tcache_cold {
 	                                      (still counted live by its arena) */
 	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
 	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
-	void *remote[REMOTE_MAX];          /* foreign blocks waiting to go home */
-	unsigned nremote;
+	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
+	                                      linked through their first word */
+	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
+	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
+	unsigned nremote_total;            /* blocks on all remote lists */
 	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
 	uint32_t events;                   /* slow-path events since the last drain */
 	struct tcache_cold *next;          /* registry or free list [registry lock] */
@@ -65,23 +69,27 @@ uint64_t tcache_metadata_bytes(void) { return g_cold_metadata; }
 static tcache_cold_t *cold_alloc(void)
 {
 	lock_acquire(&g_registry_lock);
-	if (g_cold_free == NULL) {
-		size_t chunk = 64 * KiB;
-		void *p;
-		if (os_map(chunk, &p) != 0) {
-			lock_release(&g_registry_lock);
-			return NULL;
-		}
-		g_cold_metadata += chunk;
-		size_t n = chunk / sizeof(tcache_cold_t);
-		tcache_cold_t *arr = p;
-		for (size_t i = 0; i < n; i++) {
-			arr[i].next = g_cold_free;
-			g_cold_free = &arr[i];
-		}
-	}
+	/* Recycled structs first, then carved one at a time from 64 KiB
+	 * mappings (carving lazily keeps untouched ones out of memory). */
+	static char *carve, *carve_end; /* [registry lock] */
 	tcache_cold_t *c = g_cold_free;
-	g_cold_free = c->next;
+	if (c != NULL) {
+		g_cold_free = c->next;
+	} else {
+		if (carve == NULL || carve + sizeof(tcache_cold_t) > carve_end) {
+			size_t chunk = 64 * KiB;
+			void *p;
+			if (os_map(chunk, &p) != 0) {
+				lock_release(&g_registry_lock);
+				return NULL;
+			}
+			g_cold_metadata += chunk;
+			carve = p;
+			carve_end = carve + chunk;
+		}
+		c = (tcache_cold_t *)carve;
+		carve += ALIGN_UP(sizeof(tcache_cold_t), CACHELINE);
+	}
 	memset(c, 0, sizeof *c);
 	c->next = g_threads;
 	if (g_threads)
@@ -109,6 +117,7 @@ static void cold_release_locked(tcache_cold_t *c)
 
 static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsigned keep);
 static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold);
+static void tcache_remote_flush(tcache_cold_t *cold);
 
 static void tcache_apply_conf(tcache_t *tc, tcache_cold_t *cold)
 {
@@ -119,6 +128,8 @@ static void tcache_apply_conf(tcache_t *tc, tcache_cold_t *cold)
 		uint32_t cap = conf_class_cap(c);
 		cold->cap[c] = cap;
 		cold->refill[c] = conf_class_refill(c);
+		unsigned rb = (unsigned)((64 * KiB) / class_size[c]);
+		cold->remote_batch[c] = (uint16_t)(rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
 		b->avail = (int32_t)((int64_t)cap - cached);
 		if (b->avail < 0)
 			tcache_bin_flush(tc, cold, c, cap);
@@ -239,9 +250,7 @@ void tcache_thread_exit(void *arg)
 		return;
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tcache_bin_flush(tc, cold, c, 0);
-	if (cold->nremote)
-		arena_dalloc(cold->remote, cold->nremote, true);
-	cold->nremote = 0;
+	tcache_remote_flush(cold);
 	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 	for (unsigned c = 0; c < NCLASSES; c++)
@@ -256,10 +265,34 @@ void tcache_thread_exit(void *arg)
 
 /* ---- flush, remote, drain ---- */
 
+/* Sends class c's foreign blocks home: one arena_dalloc batch (normally one
+ * lock: a class's remote blocks mostly share an owner). */
+static void tcache_remote_flush_class(tcache_cold_t *cold, unsigned c)
+{
+	void *buf[FLUSH_BATCH];
+	void *p = cold->remote[c];
+	unsigned left = cold->nremote[c];
+	cold->nremote_total -= left;
+	cold->remote[c] = NULL;
+	cold->nremote[c] = 0;
+	while (left > 0 && p != NULL) {
+		unsigned n = 0;
+		while (n < FLUSH_BATCH && left > 0 && p != NULL) {
+			buf[n++] = p;
+			p = *(void **)p;
+			left--;
+		}
+		arena_dalloc(buf, n, true);
+	}
+}
+
 static void tcache_remote_flush(tcache_cold_t *cold)
 {
-	arena_dalloc(cold->remote, cold->nremote, true);
-	cold->nremote = 0;
+	if (cold->nremote_total == 0)
+		return;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (cold->nremote[c])
+			tcache_remote_flush_class(cold, c);
 }
 
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
@@ -312,8 +345,7 @@ static void tcache_drain(tcache_t *tc, tcache_cold_t *cold)
 		}
 		cold->busy[c] = 0;
 	}
-	if (cold->nremote)
-		tcache_remote_flush(cold);
+	tcache_remote_flush(cold);
 	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 	arena_decay_tick(tc->arena);
@@ -334,8 +366,7 @@ void tcache_flush_all(void)
 		return;
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tcache_bin_flush(tc, cold, c, 0);
-	if (cold->nremote)
-		tcache_remote_flush(cold);
+	tcache_remote_flush(cold);
 	tcache_slot_release(tc, cold);
 	tcache_merge_all(tc, cold);
 }
@@ -389,7 +420,7 @@ static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
 	                                                   : size_to_class_aligned(size, align);
 	if (c < NCLASSES) {
 		void *p;
-		if (arena_fill(a, c, 1, &p) == 0) {
+		if (arena_fill(a, c, 1, 1, &p) == 0) {
 			errno = ENOMEM;
 			return NULL;
 		}
@@ -430,7 +461,8 @@ static void *tcache_refill(tcache_t *tc, tcache_cold_t *cold, unsigned c)
 	void *head;
 	tcache_follow(tc);
 	tcache_merge_class(tc, cold, c);
-	unsigned got = arena_fill(tc->arena, c, cold->refill[c], &head);
+	unsigned got = arena_fill(tc->arena, c, cold->refill[c], cold->cap[c] ? cold->cap[c] : 1,
+	                          &head);
 	if (UNLIKELY(got == 0)) {
 		errno = ENOMEM;
 		return NULL;
@@ -623,9 +655,11 @@ void tcache_free_slow(void *p, bool undo)
 		return;
 	}
 	cold->nremote_free[c]++;
-	cold->remote[cold->nremote++] = p;
-	if (cold->nremote == REMOTE_MAX) {
-		tcache_remote_flush(cold);
+	*(void **)p = cold->remote[c];
+	cold->remote[c] = p;
+	cold->nremote_total++;
+	if (++cold->nremote[c] >= cold->remote_batch[c]) {
+		tcache_remote_flush_class(cold, c);
 		tcache_event(tc, cold);
 	}
 }

@@ -67,10 +67,6 @@ static void cb_count(void *ctx, unsigned id)
 void topology_init(topology_t *t)
 {
 	char buf[4096], path[96];
-	for (unsigned i = 0; i < TOPO_MAX_CPUS; i++) {
-		t->cpu_node[i] = -1;
-		t->cpu_core[i] = -1;
-	}
 	t->ncpu_ids = 0;
 	if (os_read_file("/sys/devices/system/cpu/possible", buf, sizeof buf) > 0)
 		topology_parse_list(buf, cb_max, &t->ncpu_ids);
@@ -78,6 +74,12 @@ void topology_init(topology_t *t)
 		t->ncpu_ids = os_ncpus_allowed();
 	if (t->ncpu_ids > TOPO_MAX_CPUS)
 		t->ncpu_ids = TOPO_MAX_CPUS;
+	/* Entries past ncpu_ids are never read: leaving them untouched keeps
+	 * the table's pages out of memory on small machines. */
+	for (unsigned i = 0; i < t->ncpu_ids; i++) {
+		t->cpu_node[i] = -1;
+		t->cpu_core[i] = -1;
+	}
 	t->ncpus = 0;
 	if (os_read_file("/sys/devices/system/cpu/present", buf, sizeof buf) > 0)
 		topology_parse_list(buf, cb_count, &t->ncpus);
@@ -174,7 +176,7 @@ int topology_load(void)
 		if (read(&tmp, NULL) == 0) {
 			/* sysfs stays authoritative for nodes (binding uses the
 			 * kernel's getcpu); hwloc adds cores and fills gaps. */
-			for (unsigned i = 0; i < TOPO_MAX_CPUS; i++) {
+			for (unsigned i = 0; i < g_topo.ncpu_ids; i++) {
 				g_topo.cpu_core[i] = tmp.cpu_core[i];
 				if (g_topo.cpu_node[i] < 0 && tmp.cpu_node[i] >= 0 &&
 				    (unsigned)tmp.cpu_node[i] < g_topo.nnode_ids)
@@ -234,7 +236,7 @@ int topology_arena_node(const topology_t *t, enum arena_mode m, unsigned arena)
 	if (m == ARENA_MODE_PERNODE)
 		node = (int)arena;
 	else
-		node = arena < TOPO_MAX_CPUS ? t->cpu_node[arena] : -1;
+		node = arena < t->ncpu_ids ? t->cpu_node[arena] : -1;
 	if (node < 0)
 		return t->nnodes > 1 ? (int)first_allowed_node(t) : (t->nnodes == 1 ? 0 : -1);
 	if (!node_allowed(t, (unsigned)node))
