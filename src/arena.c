@@ -53,6 +53,8 @@ bool chunk_is_ours(const void *p)
 
 /* ---- arenas ---- */
 
+static lock_t g_arenas_init_lock = LOCK_INITIALIZER; /* arena initialisation */
+
 int arenas_init(unsigned n)
 {
 	if (registry_init() != 0)
@@ -61,31 +63,43 @@ int arenas_init(unsigned n)
 	size_t size = ALIGN_UP(sizeof(arena_t) * n, PAGE_SIZE);
 	if (os_map(size, &p) != 0)
 		return ENOMEM;
-	arena_t *arenas = p;
-	bool explicit_count = g_conf.narenas != 0;
-	for (unsigned i = 0; i < n; i++) {
-		arena_t *a = &arenas[i];
+	g_arenas = p;
+	g_narenas = n;
+	return 0;
+}
+
+int arena_node_of(unsigned i)
+{
+	if (g_conf.narenas == 0)
+		return topology_arena_node(&g_topo, g_arena_mode, i);
+	if (g_topo.nnodes > 1 && !g_topo.policy_interleave) {
+		/* A given arena count: the arenas spread over the allowed nodes. */
+		uint64_t m = g_topo.node_allowed ? g_topo.node_allowed : 1;
+		unsigned k = i % (unsigned)__builtin_popcountll(m);
+		while (k--)
+			m &= m - 1;
+		return __builtin_ctzll(m);
+	}
+	return g_topo.nnodes == 1 ? 0 : -1;
+}
+
+arena_t *arena_get(unsigned i)
+{
+	arena_t *a = &g_arenas[i];
+	if (LIKELY(arena_ready(a)))
+		return a;
+	lock_acquire(&g_arenas_init_lock);
+	if (!arena_ready(a)) {
 		a->index = i;
-		if (!explicit_count) {
-			a->node = topology_arena_node(&g_topo, g_arena_mode, i);
-		} else if (g_topo.nnodes > 1 && !g_topo.policy_interleave) {
-			/* A given arena count: spread the arenas over the allowed nodes. */
-			unsigned k = i % (unsigned)__builtin_popcountll(g_topo.node_allowed ? g_topo.node_allowed : 1);
-			uint64_t m = g_topo.node_allowed;
-			while (k--)
-				m &= m - 1;
-			a->node = m ? __builtin_ctzll(m) : 0;
-		} else {
-			a->node = g_topo.nnodes == 1 ? 0 : -1;
-		}
+		a->node = arena_node_of(i);
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_init(&a->bins[c].lock);
 		lock_init(&a->ss_lock);
 		lock_init(&a->large_lock);
+		__atomic_store_n(&a->ready, 1, __ATOMIC_RELEASE);
 	}
-	g_arenas = arenas;
-	g_narenas = n;
-	return 0;
+	lock_release(&g_arenas_init_lock);
+	return a;
 }
 
 arena_t *arena_choose(void)
@@ -93,7 +107,7 @@ arena_t *arena_choose(void)
 	static unsigned next; /* [atomic] round-robin cursor */
 	unsigned cpu, node, i;
 	if (g_conf.bind == BIND_ROUNDROBIN)
-		return &g_arenas[atomic_fetch_add_relaxed(&next, 1u) % g_narenas];
+		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % g_narenas);
 	os_getcpu(&cpu, &node);
 	if (g_conf.narenas == 0) {
 		i = topology_arena_of(&g_topo, g_arena_mode, cpu, node);
@@ -102,12 +116,12 @@ arena_t *arena_choose(void)
 		i = cpu;
 		if (g_topo.nnodes > 1)
 			for (unsigned k = 0; k < g_narenas; k++)
-				if (g_arenas[(cpu + k) % g_narenas].node == (int)node) {
+				if (arena_node_of((cpu + k) % g_narenas) == (int)node) {
 					i = cpu + k;
 					break;
 				}
 	}
-	return &g_arenas[i % g_narenas];
+	return arena_get(i % g_narenas);
 }
 
 void arena_place(arena_t *a, void *p, size_t size)
@@ -530,10 +544,15 @@ void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfre
 	lock_release(&b->lock);
 }
 
+/* Fork: no arena becomes ready while the locks are held, and every ready
+ * arena's locks are taken. */
 void arenas_lock_all(void)
 {
+	lock_acquire(&g_arenas_init_lock);
 	for (unsigned i = 0; i < g_narenas; i++) {
 		arena_t *a = &g_arenas[i];
+		if (!arena_ready(a))
+			continue;
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_acquire(&a->bins[c].lock);
 		lock_acquire(&a->ss_lock);
@@ -545,17 +564,23 @@ void arenas_unlock_all(void)
 {
 	for (unsigned i = g_narenas; i-- > 0;) {
 		arena_t *a = &g_arenas[i];
+		if (!arena_ready(a))
+			continue;
 		lock_release(&a->large_lock);
 		lock_release(&a->ss_lock);
 		for (unsigned c = NCLASSES; c-- > 0;)
 			lock_release(&a->bins[c].lock);
 	}
+	lock_release(&g_arenas_init_lock);
 }
 
 void arenas_reinit_locks(void)
 {
+	lock_reinit(&g_arenas_init_lock);
 	for (unsigned i = 0; i < g_narenas; i++) {
 		arena_t *a = &g_arenas[i];
+		if (!arena_ready(a))
+			continue;
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_reinit(&a->bins[c].lock);
 		lock_reinit(&a->ss_lock);

@@ -38,8 +38,9 @@ typedef struct large_entry {
 } large_entry_t;
 
 typedef struct arena {
-	unsigned index;       /* position in the arena table [immutable] */
+	unsigned index;       /* position in the arena table [immutable after init] */
 	int node;             /* NUMA node, -1 for none [immutable after init] */
+	uint32_t ready;       /* initialised (arena_get): 0 or 1 [atomic, acquire] */
 	bin_t bins[NCLASSES];
 
 	lock_t ss_lock;       /* protects the fields below, up to large_lock */
@@ -76,6 +77,19 @@ int arenas_init(unsigned n);
 
 /* The arena for the calling thread: the one function that decides binding. */
 arena_t *arena_choose(void);
+
+/* Arena i, initialised on first use: a 64-CPU machine does not touch 64
+ * arenas' pages at every process start. */
+arena_t *arena_get(unsigned i);
+
+/* Whether arena i has been used (statistics and fork skip the others). */
+static inline bool arena_ready(const arena_t *a)
+{
+	return __atomic_load_n(&a->ready, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* The NUMA node arena i serves (-1: none), whether or not it is initialised. */
+int arena_node_of(unsigned i);
 
 /* Takes about `want` blocks (at most `max`) of class cls from arena a, linked
  * through their first word, NULL-terminated, in *head. Returns how many (0 on

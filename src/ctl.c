@@ -155,7 +155,7 @@ static int set_decay(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
 	g_conf.decay_ms = v->ss;
 	for (unsigned i = 0; i < g_narenas; i++)
-		g_arenas[i].next_purge = 0; /* re-plan with the new delay */
+		g_arenas[i].next_purge = 0, g_arenas[i].next_tick = 0; /* re-plan with the new delay */
 	conf_bump();
 	return 0;
 }
@@ -219,13 +219,14 @@ static int get_narenas(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 
 static int get_arena_node(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
-	v->i = g_arenas[ix[0]].node;
+	v->i = arena_node_of((unsigned)ix[0]);
 	return 0;
 }
 
 static int set_arena_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
-	arena_purge(&g_arenas[ix[0]], true);
+	if (arena_ready(&g_arenas[ix[0]]))
+		arena_purge(&g_arenas[ix[0]], true);
 	return 0;
 }
 
@@ -233,7 +234,8 @@ static int set_arenas_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_
 {
 	tcache_flush_all();
 	for (unsigned i = 0; i < g_narenas; i++)
-		arena_purge(&g_arenas[i], true);
+		if (arena_ready(&g_arenas[i]))
+			arena_purge(&g_arenas[i], true);
 	return 0;
 }
 

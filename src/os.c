@@ -222,6 +222,10 @@ long os_read_file(const char *path, char *buf, size_t size)
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		/* sysfs answers a small file in one read, ending in a newline:
+		 * spare the read that would return 0. */
+		if (buf[len - 1] == '\n')
+			break;
 	}
 	close(fd);
 	buf[len] = '\0';

@@ -81,6 +81,8 @@ int stats_refresh(snapshot_t *s)
 		arena_t *a = &g_arenas[i];
 		arena_stats_t *as = &s->arenas[i];
 		memset(as, 0, sizeof *as);
+		if (!arena_ready(a))
+			continue;
 		for (unsigned c = 0; c < NCLASSES; c++) {
 			bin_t *b = &a->bins[c];
 			lock_acquire(&b->lock);

@@ -402,7 +402,7 @@ int tcache_set_arena(unsigned i)
 	if (cold == TCACHE_EXITED)
 		return EFAULT;
 	tcache_flush_all();
-	tc->arena = &g_arenas[i];
+	tc->arena = arena_get(i);
 	return 0;
 }
 

@@ -55,11 +55,6 @@ static void cb_node_cpu(void *ctx, unsigned cpu)
 		c->t->cpu_node[cpu] = (int16_t)c->node;
 }
 
-static void cb_count(void *ctx, unsigned id)
-{
-	(*(unsigned *)ctx)++;
-}
-
 #define HM_MPOL_DEFAULT 0
 #define HM_MPOL_BIND 2
 #define HM_MPOL_INTERLEAVE 3
@@ -80,11 +75,8 @@ void topology_init(topology_t *t)
 		t->cpu_node[i] = -1;
 		t->cpu_core[i] = -1;
 	}
-	t->ncpus = 0;
-	if (os_read_file("/sys/devices/system/cpu/present", buf, sizeof buf) > 0)
-		topology_parse_list(buf, cb_count, &t->ncpus);
-	if (t->ncpus == 0)
-		t->ncpus = t->ncpu_ids;
+	/* CPUs present: counted by the hwloc load (topology.ncpus_present). */
+	t->ncpus = t->ncpu_ids;
 
 	t->nnode_ids = 0;
 	if (os_read_file("/sys/devices/system/node/possible", buf, sizeof buf) > 0)
@@ -93,7 +85,9 @@ void topology_init(topology_t *t)
 		t->nnode_ids = TOPO_MAX_NODES;
 	t->nnodes = 0;
 	uint64_t present = 0;
-	for (unsigned n = 0; n < t->nnode_ids; n++) {
+	/* One node (the common case, and every process start pays for this):
+	 * no per-node file and no policy query. */
+	for (unsigned n = 0; n < t->nnode_ids && t->nnode_ids > 1; n++) {
 		hm_format(path, sizeof path, "/sys/devices/system/node/node%u/cpulist", n);
 		if (os_read_file(path, buf, sizeof buf) < 0)
 			continue;
@@ -115,7 +109,7 @@ void topology_init(topology_t *t)
 	uint64_t mask = 0;
 	t->policy_set = false;
 	t->node_allowed = present;
-	if (os_get_mempolicy(&mode, &mask) == 0 && mode != HM_MPOL_DEFAULT) {
+	if (t->nnodes > 1 && os_get_mempolicy(&mode, &mask) == 0 && mode != HM_MPOL_DEFAULT) {
 		t->policy_set = true;
 		if ((mode == HM_MPOL_BIND || mode == HM_MPOL_INTERLEAVE) && (mask & present) != 0)
 			t->node_allowed = mask & present;
@@ -182,6 +176,7 @@ int topology_load(void)
 				    (unsigned)tmp.cpu_node[i] < g_topo.nnode_ids)
 					g_topo.cpu_node[i] = tmp.cpu_node[i];
 			}
+			g_topo.ncpus = tmp.ncpus;
 			g_topo.hwloc_loaded = true;
 			result = 0;
 		} else {

@@ -472,6 +472,7 @@ static void pretend_node3(void)
 {
 	g_saved_topo = g_topo;
 	for (unsigned i = 0; i < g_narenas; i++) {
+		arena_get(i); /* arenas are initialised on first use: do it now */
 		g_saved_node[i] = g_arenas[i].node;
 		g_arenas[i].node = 3;
 	}
