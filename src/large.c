@@ -195,7 +195,7 @@ void large_free(void *p, chunk_t *c)
 		hm_fatal("invalid free of %p: not the start of a large block", p);
 	}
 	c->large.user = NULL;
-	large_release(c);
+	large_release(c, true);
 }
 
 void large_stash(chunk_t *c)
@@ -232,7 +232,7 @@ void large_count(arena_t *a, uint64_t nmalloc, uint64_t nfree)
 	lock_release(&a->large_lock);
 }
 
-void large_release(chunk_t *c)
+void large_release(chunk_t *c, bool count_free)
 {
 	arena_t *a = c->arena;
 	size_t map_size = c->large.map_size;
@@ -243,7 +243,7 @@ void large_release(chunk_t *c)
 	live_remove(a, c);
 	a->large_live_bytes -= map_size;
 	a->large_allocated -= usable;
-	a->large_nfree++;
+	a->large_nfree += count_free;
 	bool cache = !c->huge_align && g_conf.decay_ms != 0 && map_size <= g_conf.large_cache_max;
 	if (cache) {
 		int slot = -1;

@@ -44,7 +44,7 @@ static inline chunk_t *large_header(const void *p)
  * large_release frees a stashed block for real (arena cache or unmap). */
 void large_stash(chunk_t *c);
 void *large_reuse(chunk_t *c, size_t size);
-void large_release(chunk_t *c);
+void large_release(chunk_t *c, bool count_free); /* false: the free was counted at stash */
 /* Adds slot hits to the arena's counters. */
 void large_count(struct arena *a, uint64_t nmalloc, uint64_t nfree);
 

@@ -239,6 +239,15 @@ static void print_json(printer_t *p)
 		hm_format(name, sizeof name, "stats.%s", g_counts[i]);
 		pr(p, "\"%s\":%llu,", g_counts[i], (unsigned long long)ctl_u64(name));
 	}
+	unsigned nnodes = (unsigned)ctl_u32("topology.nodes");
+	pr(p, "\n\"numa\":{\"bind_failures\":%llu},\"nodes\":{",
+	   (unsigned long long)ctl_u64("stats.numa.bind_failures"));
+	for (unsigned n = 0; n < nnodes; n++) {
+		hm_format(name, sizeof name, "stats.nodes.%u.resident", n);
+		pr(p, "%s\"%u\":{\"resident\":%llu}", n ? "," : "", n,
+		   (unsigned long long)ctl_u64(name));
+	}
+	pr(p, "},");
 	pr(p, "\n\"arenas\":{");
 	for (unsigned a = 0; a < narenas; a++) {
 		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
@@ -290,6 +299,13 @@ static void print_text(printer_t *p)
 	}
 	pr(p, "%-10s %14llu\n%-10s %14llu\n", "nmalloc", (unsigned long long)ctl_u64("stats.nmalloc"),
 	   "nfree", (unsigned long long)ctl_u64("stats.nfree"));
+	unsigned nnodes = (unsigned)ctl_u32("topology.nodes");
+	for (unsigned n = 0; n < nnodes; n++) {
+		hm_format(name, sizeof name, "stats.nodes.%u.resident", n);
+		pr(p, "node %-5u %14llu bytes resident\n", n, (unsigned long long)ctl_u64(name));
+	}
+	pr(p, "%-10s %14llu\n", "numa bind failures",
+	   (unsigned long long)ctl_u64("stats.numa.bind_failures"));
 	for (unsigned a = 0; a < narenas; a++) {
 		bool header = false;
 		for (unsigned c = 0; c < NCLASSES; c++) {
@@ -316,9 +332,11 @@ static void print_text(printer_t *p)
 		uint64_t lm = ctl_u64(name);
 		hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a);
 		uint64_t lf = ctl_u64(name);
-		if (lm)
-			pr(p, "arena %u large: nmalloc %llu nfree %llu\n", a, (unsigned long long)lm,
-			   (unsigned long long)lf);
+		hm_format(name, sizeof name, "stats.arenas.%u.remote_frees", a);
+		uint64_t rf = ctl_u64(name);
+		if (lm || rf)
+			pr(p, "arena %u: large nmalloc %llu nfree %llu; remote frees %llu\n", a,
+			   (unsigned long long)lm, (unsigned long long)lf, (unsigned long long)rf);
 	}
 }
 

@@ -501,7 +501,7 @@ static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold)
 	large_count(tc->arena ? tc->arena : c->arena, cold->slot_nmalloc, cold->slot_nfree);
 	cold->slot_nmalloc = cold->slot_nfree = 0;
 	if (c != NULL)
-		large_release(c);
+		large_release(c, false);
 }
 
 static void *tcache_alloc_large(tcache_t *tc, tcache_cold_t *cold, size_t size, size_t align,
@@ -598,7 +598,7 @@ static void free_large(void *p)
 			cold->slot_bytes = c->large.usable;
 			cold->slot_nfree++;
 			if (old != NULL)
-				large_release(old);
+				large_release(old, false);
 			return;
 		}
 	}

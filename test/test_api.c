@@ -759,6 +759,27 @@ static void strbuf_cb(void *opaque_, const char *text)
 	sb->buf[sb->len] = 0;
 }
 
+/* Each malloc and each free is counted once, whatever path served it (slab
+ * cache, large cache, the thread's large slot, fresh mappings). */
+static void test_stats_counts_once(void)
+{
+	static const size_t sizes[] = {24, 3000, 40000, 64 * KiB, 300000, 2 * MiB, 5 * MiB};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		ctl_epoch();
+		uint64_t m0 = ctl_u64("stats.nmalloc"), f0 = ctl_u64("stats.nfree");
+		for (int i = 0; i < 200; i++) {
+			char *p = malloc(opaque(sizes[k]));
+			expect_ptr_not_null(p);
+			p[0] = 1;
+			free(p);
+		}
+		ctl_epoch();
+		uint64_t dm = ctl_u64("stats.nmalloc") - m0, df = ctl_u64("stats.nfree") - f0;
+		expect_u64_eq(dm, 200, "nmalloc counts %zu B mallocs once", sizes[k]);
+		expect_u64_eq(df, 200, "nfree counts %zu B frees once", sizes[k]);
+	}
+}
+
 static void test_ctl(void)
 {
 	const char *v = NULL;
@@ -1008,6 +1029,7 @@ int main(int argc, char **argv)
 	test_run(test_free_sized);
 	test_run(test_hakmem_names);
 	test_run(test_stats);
+	test_run(test_stats_counts_once);
 	test_run(test_ctl);
 	test_run(test_double_free);
 	test_run(test_invalid_free);
