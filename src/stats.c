@@ -208,6 +208,14 @@ static uint64_t ctl_u32(const char *name)
 	return v;
 }
 
+/* stats.arenas.<a>.<field> */
+static uint64_t arena_u64(unsigned a, const char *field)
+{
+	char name[128];
+	hm_format(name, sizeof name, "stats.arenas.%u.%s", a, field);
+	return ctl_u64(name);
+}
+
 static const char *const g_totals[] = { "allocated", "active", "resident", "mapped", "retained",
                                         "metadata" };
 static const char *const g_counts[] = { "nmalloc", "nfree" };
@@ -250,12 +258,9 @@ static void print_json(printer_t *p)
 	pr(p, "},");
 	pr(p, "\n\"arenas\":{");
 	for (unsigned a = 0; a < narenas; a++) {
-		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
-		uint64_t lm = ctl_u64(name);
-		hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a);
-		uint64_t lf = ctl_u64(name);
-		hm_format(name, sizeof name, "stats.arenas.%u.remote_frees", a);
-		uint64_t rf = ctl_u64(name);
+		uint64_t lm = arena_u64(a, "large.nmalloc");
+		uint64_t lf = arena_u64(a, "large.nfree");
+		uint64_t rf = arena_u64(a, "remote_frees");
 		pr(p, "%s\n\"%u\":{\"remote_frees\":%llu,\"large\":{\"nmalloc\":%llu,\"nfree\":%llu},\"classes\":{",
 		   a ? "," : "", a, (unsigned long long)rf, (unsigned long long)lm,
 		   (unsigned long long)lf);
@@ -328,12 +333,9 @@ static void print_text(printer_t *p)
 			   (unsigned long long)v[2], (unsigned long long)v[3], (unsigned long long)v[4],
 			   (unsigned long long)v[5], (unsigned long long)v[6]);
 		}
-		hm_format(name, sizeof name, "stats.arenas.%u.large.nmalloc", a);
-		uint64_t lm = ctl_u64(name);
-		hm_format(name, sizeof name, "stats.arenas.%u.large.nfree", a);
-		uint64_t lf = ctl_u64(name);
-		hm_format(name, sizeof name, "stats.arenas.%u.remote_frees", a);
-		uint64_t rf = ctl_u64(name);
+		uint64_t lm = arena_u64(a, "large.nmalloc");
+		uint64_t lf = arena_u64(a, "large.nfree");
+		uint64_t rf = arena_u64(a, "remote_frees");
 		if (lm || rf)
 			pr(p, "arena %u: large nmalloc %llu nfree %llu; remote frees %llu\n", a,
 			   (unsigned long long)lm, (unsigned long long)lf, (unsigned long long)rf);
