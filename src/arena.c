@@ -5,6 +5,7 @@
 #include "log.h"
 #include "os.h"
 #include "large.h"
+#include "registry.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -16,49 +17,12 @@ unsigned g_narenas;
 unsigned g_arena_mode;
 uint64_t g_bind_failures;
 
-/* ---- chunk registry: one bit per 2 MiB of the 47-bit address space ---- */
-
-#define REGISTRY_BITS  ((size_t)1 << (47 - SS_SHIFT))
-static uint64_t *g_registry; /* [atomic] lazily-touched, NORESERVE metadata */
-
-static int registry_init(void)
-{
-	void *p = mmap(NULL, REGISTRY_BITS / 8, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return ENOMEM;
-	g_registry = p;
-	return 0;
-}
-
-void chunk_register(const void *chunk)
-{
-	uintptr_t i = (uintptr_t)chunk >> SS_SHIFT;
-	__atomic_fetch_or(&g_registry[i / 64], (uint64_t)1 << (i % 64), __ATOMIC_RELEASE);
-}
-
-void chunk_unregister(const void *chunk)
-{
-	uintptr_t i = (uintptr_t)chunk >> SS_SHIFT;
-	__atomic_fetch_and(&g_registry[i / 64], ~((uint64_t)1 << (i % 64)), __ATOMIC_RELEASE);
-}
-
-bool chunk_is_ours(const void *p)
-{
-	uintptr_t i = (uintptr_t)p >> SS_SHIFT;
-	if (g_registry == NULL || i >= REGISTRY_BITS)
-		return false;
-	return (atomic_load_acquire(&g_registry[i / 64]) >> (i % 64)) & 1;
-}
-
 /* ---- arenas ---- */
 
 static lock_t g_arenas_init_lock = LOCK_INITIALIZER; /* arena initialisation */
 
 int arenas_init(unsigned n)
 {
-	if (registry_init() != 0)
-		return ENOMEM;
 	void *p;
 	size_t size = ALIGN_UP(sizeof(arena_t) * n, PAGE_SIZE);
 	if (os_map(size, &p) != 0)
@@ -70,17 +34,7 @@ int arenas_init(unsigned n)
 
 int arena_node_of(unsigned i)
 {
-	if (g_conf.narenas == 0)
-		return topology_arena_node(&g_topo, g_arena_mode, i);
-	if (g_topo.nnodes > 1 && !g_topo.policy_interleave) {
-		/* A given arena count: the arenas spread over the allowed nodes. */
-		uint64_t m = g_topo.node_allowed ? g_topo.node_allowed : 1;
-		unsigned k = i % (unsigned)__builtin_popcountll(m);
-		while (k--)
-			m &= m - 1;
-		return __builtin_ctzll(m);
-	}
-	return g_topo.nnodes == 1 ? 0 : -1;
+	return topology_arena_node(&g_topo, g_arena_mode, i);
 }
 
 arena_t *arena_get(unsigned i)
@@ -105,23 +59,11 @@ arena_t *arena_get(unsigned i)
 arena_t *arena_choose(void)
 {
 	static unsigned next; /* [atomic] round-robin cursor */
-	unsigned cpu, node, i;
 	if (g_conf.bind == BIND_ROUNDROBIN)
 		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % g_narenas);
+	unsigned cpu, node;
 	os_getcpu(&cpu, &node);
-	if (g_conf.narenas == 0) {
-		i = topology_arena_of(&g_topo, g_arena_mode, cpu, node);
-	} else {
-		/* A given arena count: the CPU's arena among those of its node. */
-		i = cpu;
-		if (g_topo.nnodes > 1)
-			for (unsigned k = 0; k < g_narenas; k++)
-				if (arena_node_of((cpu + k) % g_narenas) == (int)node) {
-					i = cpu + k;
-					break;
-				}
-	}
-	return arena_get(i % g_narenas);
+	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas);
 }
 
 void arena_place(arena_t *a, void *p, size_t size)
@@ -173,7 +115,7 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 			return NULL;
 		arena_place(a, mem, SS_SIZE); /* before the first touch */
 		superslab_t *fresh = superslab_init(mem, a);
-		chunk_register(fresh);
+		registry_add(fresh);
 		lock_acquire(&a->ss_lock);
 		fresh->hdr.ss.all_next = a->ss_all;
 		a->ss_all = &fresh->hdr;
@@ -280,7 +222,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 				if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
 					a->retained -= unit_purge_bytes(i);
 			a->nss--;
-			chunk_unregister(c);
+			registry_remove(c);
 			superslab_destroy(ss);
 			continue;
 		}
@@ -458,9 +400,6 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 
 slab_t *arena_validate_block(const void *p)
 {
-	chunk_t *c = ptr_chunk(p);
-	if (!chunk_is_ours(c) || c->magic != CHUNK_MAGIC || c->kind != CHUNK_SUPERSLAB)
-		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
 	slab_t *s = ptr_slab(p);
 	if (s->state != SLAB_ACTIVE)
 		hm_fatal("double free (or invalid free) of %p: its slab holds no allocated block", p);

@@ -116,18 +116,12 @@ void arena_decay_tick(arena_t *a);
 void arena_purge(arena_t *a, bool force);
 
 /* Checks that p is the start of a block of an active slab (fatal otherwise)
- * and returns its slab. Pre: p is in a hakmem SuperSlab. */
+ * and returns its slab. Pre: registry_lookup(p) found a SuperSlab. */
 slab_t *arena_validate_block(const void *p);
 
 /* Locks every arena lock in a fixed order (fork), and the reverse. */
 void arenas_lock_all(void);
 void arenas_unlock_all(void);
 void arenas_reinit_locks(void);
-
-/* Global registry of the 2 MiB chunks hakmem owns: consulted by slow paths to
- * tell our pointers from foreign ones. */
-void chunk_register(const void *chunk);
-void chunk_unregister(const void *chunk);
-bool chunk_is_ours(const void *p);
 
 #endif

@@ -241,14 +241,7 @@ static int set_arenas_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_
 
 static int get_thread_arena(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
-	arena_t *a = tcache_tls.arena;
-	if (a == NULL) {
-		/* The thread has not allocated yet: bind it now. */
-		hakmem_free(hakmem_malloc(1));
-		a = tcache_tls.arena;
-	}
-	v->u = a ? a->index : 0;
-	return 0;
+	return tcache_get_arena(&v->u);
 }
 
 static int set_thread_arena(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)

@@ -1,6 +1,9 @@
-/* free.c - the deallocation entry points. The fast path: mask the pointer to
- * its SuperSlab, shift to its slab, and if the slab belongs to this thread's
- * arena and the class's cache has room, push. */
+/* free.c - the deallocation entry points. The fast path: a pointer inside the
+ * SuperSlab window, masked to its SuperSlab and shifted to its slab; if the
+ * slab belongs to this thread's arena, the block is not already the head of
+ * its bin (the immediate double free) and the bin has room, push. Every other
+ * pointer, NULL included, goes to tcache_free_slow, which validates it before
+ * it reads anything through it. */
 #include "internal.h"
 #include "superslab.h"
 #include "tcache.h"
@@ -9,15 +12,17 @@
 
 FAST_PATH void free_fast(void *p)
 {
-	/* NULL and 2 MiB-aligned (over-aligned large) pointers: slow path. */
-	if (LIKELY(((uintptr_t)p & SS_MASK) != 0)) {
+	if (LIKELY(ss_window_contains(p))) {
 		slab_t *s = ptr_slab(p);
-		tcache_fs_t *tc = tcache_fs();
+		tcache_t *tc = tcache_cur;
 		if (LIKELY(s->arena == tc->arena)) {
-			tcache_bin_fs_t *b = (tcache_bin_fs_t *)s->bin_tpoff;
+			tcache_bin_t *b = tcache_bin_at(tc, s->bin_off);
+			void *head = b->head;
+			if (UNLIKELY(head == p))
+				return tcache_free_slow(p, false);
 			if (UNLIKELY(--b->avail < 0))
 				return tcache_free_slow(p, true);
-			*(void **)p = b->head;
+			*(void **)p = head;
 			b->head = p;
 			b->nfree++;
 			return;

@@ -3,15 +3,16 @@
 #define HAKMEM_INIT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 /* Initialises the allocator once. Returns 0 when ready; EAGAIN when called
  * recursively from inside initialisation on the initialising thread. */
 int hakmem_init(void);
 
-/* The key whose destructor flushes a thread's cache at thread exit. */
-extern pthread_key_t g_tcache_key;
+/* Whether initialisation has completed. */
+bool hakmem_ready(void);
 
-/* Called by the thread-exit destructor (tcache.c). */
-void tcache_thread_exit(void *cold);
+/* The key whose destructor tears a thread's cache down (thread_exit). */
+extern pthread_key_t g_thread_key;
 
 #endif

@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "log.h"
 #include "os.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <string.h>
@@ -57,6 +58,17 @@ static void live_remove(arena_t *a, chunk_t *c)
 	c->large.next = c->large.prev = NULL;
 }
 
+/* A mapping for a large block; under an address-space limit, the SuperSlab
+ * placeholders make room first. */
+static int large_map(size_t size, size_t align, void **out)
+{
+	if (os_map_aligned(size, align, OS_WINDOW_LARGE, out) == 0)
+		return 0;
+	if (superslab_release_vm() == 0)
+		return ENOMEM;
+	return os_map_aligned(size, align, OS_WINDOW_LARGE, out);
+}
+
 static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroed)
 {
 	size_t body = ALIGN_UP(size, PAGE_SIZE);
@@ -65,7 +77,7 @@ static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroe
 		return NULL;
 	}
 	void *base;
-	if (os_map_aligned(body + align, align, &base) != 0) {
+	if (large_map(body + align, align, &base) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -73,7 +85,7 @@ static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroe
 	char *user = (char *)base + align;
 	chunk_t *c = (chunk_t *)(user - sizeof(chunk_t));
 	large_write_header(c, a, base, body + align, user, body, true);
-	chunk_register(user);
+	registry_add_huge(user);
 	lock_acquire(&a->large_lock);
 	live_push(a, c);
 	a->large_live_bytes += body + align;
@@ -132,7 +144,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		return user;
 	}
 	void *base;
-	if (os_map_aligned(need, SS_SIZE, &base) != 0) {
+	if (large_map(need, SS_SIZE, &base) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -140,7 +152,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 	c = base;
 	char *user = (char *)base + off;
 	large_write_header(c, a, base, need, user, need - off, false);
-	chunk_register(c);
+	registry_add(c);
 	lock_acquire(&a->large_lock);
 	live_push(a, c);
 	a->large_live_bytes += need;
@@ -154,19 +166,8 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 
 chunk_t *large_chunk_of(const void *p)
 {
-	chunk_t *c;
-	if (((uintptr_t)p & SS_MASK) == 0) {
-		if (!chunk_is_ours(p))
-			return NULL;
-		c = (chunk_t *)((char *)p - sizeof(chunk_t));
-		if (c->magic != CHUNK_MAGIC || c->kind != CHUNK_LARGE || !c->huge_align)
-			return NULL;
-	} else {
-		c = ptr_chunk(p);
-		if (!chunk_is_ours(c) || c->magic != CHUNK_MAGIC || c->kind != CHUNK_LARGE)
-			return NULL;
-	}
-	return c;
+	chunk_t *c = registry_lookup(p);
+	return c != NULL && c->kind == CHUNK_LARGE ? c : NULL;
 }
 
 size_t large_usable(const void *p)
@@ -181,7 +182,10 @@ static void large_unmap(chunk_t *c)
 	void *base = c->large.map_base;
 	size_t size = c->large.map_size;
 	c->magic = 0;
-	chunk_unregister(c->huge_align ? user : (void *)c);
+	if (c->huge_align)
+		registry_remove_huge(user);
+	else
+		registry_remove(c);
 	os_unmap(base, size);
 }
 

@@ -4,6 +4,8 @@
 #include "internal.h"
 #include "arena.h"
 #include "large.h"
+#include "log.h"
+#include "registry.h"
 #include "sizeclass.h"
 #include "superslab.h"
 #include "tcache.h"
@@ -15,7 +17,7 @@
 FAST_PATH void *malloc_fast(size_t size)
 {
 	if (LIKELY(size <= TINY_MAX_SIZE)) {
-		tcache_bin_fs_t *b = tcache_fs_bin(tcache_fs(), tiny_bin_off[size]);
+		tcache_bin_t *b = tcache_bin_at(tcache_cur, tiny_bin_off[size]);
 		void *p = b->head;
 		if (LIKELY(p != NULL)) {
 			b->head = *(void **)p;
@@ -39,7 +41,7 @@ EXPORT void *hakmem_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	if (LIKELY(total <= TINY_MAX_SIZE)) {
-		tcache_bin_fs_t *b = tcache_fs_bin(tcache_fs(), tiny_bin_off[total]);
+		tcache_bin_t *b = tcache_bin_at(tcache_cur, tiny_bin_off[total]);
 		void *p = b->head;
 		if (LIKELY(p != NULL)) {
 			b->head = *(void **)p;
@@ -50,16 +52,29 @@ EXPORT void *hakmem_calloc(size_t nmemb, size_t size)
 	return tcache_calloc_slow(total);
 }
 
+/* The usable size of live block p; a pointer that is not one is fatal
+ * (`what` names the call in the diagnostic). */
+static size_t block_usable(const void *p, const char *what)
+{
+	chunk_t *c = registry_lookup(p);
+	if (UNLIKELY(c == NULL))
+		hm_fatal("invalid %s of %p: not a block allocated by hakmem", what, p);
+	if (c->kind == CHUNK_LARGE) {
+		if (UNLIKELY(c->large.user != p))
+			hm_fatal("invalid %s of %p: not a live large block", what, p);
+		return c->large.usable;
+	}
+	slab_t *s = ptr_slab(p);
+	if (UNLIKELY(s->state != SLAB_ACTIVE || slab_block_index(s, p) < 0))
+		hm_fatal("invalid %s of %p: not the start of an allocated block", what, p);
+	return s->block_size;
+}
+
 EXPORT size_t hakmem_usable_size(const void *p)
 {
 	if (p == NULL)
 		return 0;
-	if (((uintptr_t)p & SS_MASK) == 0)
-		return large_usable(p);
-	chunk_t *c = ptr_chunk(p);
-	if (c->kind == CHUNK_LARGE)
-		return c->large.usable;
-	return ptr_slab(p)->block_size;
+	return block_usable(p, "malloc_usable_size");
 }
 
 EXPORT void *hakmem_realloc(void *p, size_t size)
@@ -71,7 +86,7 @@ EXPORT void *hakmem_realloc(void *p, size_t size)
 		hakmem_free(p);
 		return NULL;
 	}
-	size_t old = hakmem_usable_size(p);
+	size_t old = block_usable(p, "realloc");
 	if (size <= old) {
 		if (old <= SLAB_MAX_SIZE) {
 			if (size_to_class(size) == ptr_slab(p)->cls)

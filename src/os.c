@@ -40,52 +40,65 @@ int os_map(size_t size, void **out)
 	return 0;
 }
 
-/* Aligned mappings in one system call: ask for an address in a region few
- * other mappings use, aligned by construction (MAP_FIXED_NOREPLACE fails
- * rather than replace anything). The region's start moves with the address of
- * this library (ASLR), so hakmem does not put every process's heap at one
- * address. When the hint is taken, fall back to over-mapping and trimming. */
+/* Aligned mappings in one system call, inside an address window: ask for the
+ * next address of the window (MAP_FIXED_NOREPLACE fails rather than replace
+ * anything), aligned by construction. Each window is 16 TiB; its first
+ * mapping starts at a random 64 MiB-aligned offset within its first 4 TiB
+ * (the seed moves with the address of this library, which ASLR moves), so
+ * hakmem does not put every process's heap at one address. The kernel places
+ * its own mappings top-down from just below the stack (127 TiB), and PIE
+ * programs and their brk heap near 85 TiB: the windows at 16-48 TiB are left
+ * to us. When an address is taken, the next ones are tried; past that, an
+ * over-mapping outside the window, trimmed (OS_WINDOW_ANY). */
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
-#define HINT_BASE  ((uintptr_t)0x100000000000) /* 16 TiB */
-#define HINT_SPAN  ((uintptr_t)0x100000000000) /* hints stay below 32 TiB */
-static uintptr_t g_hint; /* [atomic] next hint, 0 until first use */
+#define WINDOW_SIZE ((uintptr_t)1 << OS_WINDOW_SHIFT)
+static uintptr_t g_hint[OS_NWINDOWS]; /* [atomic] next address of each window, 0 until first use */
 
-static void *os_map_hinted(size_t size, size_t align)
+static uintptr_t window_base(enum os_window w)
 {
-	if (align > 64 * MiB)
-		return NULL;
-	uintptr_t h = __atomic_load_n(&g_hint, __ATOMIC_RELAXED);
-	if (h == 0) {
-		uintptr_t seed = ((uintptr_t)&g_hint >> 12) * 0x9e3779b97f4a7c15u;
-		uintptr_t start = HINT_BASE + ALIGN_DOWN((seed >> 20) % (HINT_SPAN / 4), 64 * MiB);
-		__atomic_compare_exchange_n(&g_hint, &h, start, false, __ATOMIC_RELAXED,
-		                            __ATOMIC_RELAXED);
-		h = __atomic_load_n(&g_hint, __ATOMIC_RELAXED);
-	}
-	size_t step = ALIGN_UP(size, align);
-	uintptr_t a = __atomic_fetch_add(&g_hint, step, __ATOMIC_RELAXED);
-	a = ALIGN_UP(a, align);
-	if (a + size > HINT_BASE + HINT_SPAN)
-		return NULL;
-	void *p = mmap((void *)a, size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	if (p != (void *)a) { /* kernels before 4.17 treat the flag as a hint */
-		munmap(p, size);
-		return NULL;
-	}
-	return p;
+	return ((uintptr_t)w + 1) << OS_WINDOW_SHIFT;
 }
 
-int os_map_aligned(size_t size, size_t align, void **out)
+static void *os_map_window(size_t size, size_t align, enum os_window w)
+{
+	if (align > 64 * MiB || w >= OS_NWINDOWS)
+		return NULL;
+	uintptr_t base = window_base(w);
+	uintptr_t h = __atomic_load_n(&g_hint[w], __ATOMIC_RELAXED);
+	if (h == 0) {
+		uintptr_t seed = ((uintptr_t)&g_hint >> 12) * 0x9e3779b97f4a7c15u;
+		uintptr_t start = base + ALIGN_DOWN((seed >> 20) % (WINDOW_SIZE / 4), 64 * MiB);
+		__atomic_compare_exchange_n(&g_hint[w], &h, start, false, __ATOMIC_RELAXED,
+		                            __ATOMIC_RELAXED);
+	}
+	size_t step = ALIGN_UP(size, align);
+	for (int tries = 0; tries < 16; tries++) {
+		uintptr_t a = ALIGN_UP(__atomic_fetch_add(&g_hint[w], step, __ATOMIC_RELAXED), align);
+		if (a + size > base + WINDOW_SIZE || a + size < a)
+			return NULL;
+		void *p = mmap((void *)a, size, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == (void *)a)
+			return p;
+		if (p != MAP_FAILED) { /* kernels before 4.17 treat the flag as a hint */
+			munmap(p, size);
+			return NULL;
+		}
+		if (errno != EEXIST)
+			return NULL; /* ENOMEM: an over-mapping would fail too */
+	}
+	return NULL;
+}
+
+int os_map_aligned(size_t size, size_t align, enum os_window w, void **out)
 {
 	*out = NULL;
 	if (size == 0 || size + align < size)
 		return ENOMEM;
-	void *p = os_map_hinted(size, align);
+	int saved = errno; /* a taken window address is no error of the caller's */
+	void *p = os_map_window(size, align, w);
 	if (p == NULL) {
 		/* Over-map by the alignment and trim both ends. */
 		size_t over = size + align - PAGE_SIZE;
@@ -104,6 +117,40 @@ int os_map_aligned(size_t size, size_t align, void **out)
 		p = a;
 	}
 	os_name_mapping(p, size);
+	errno = saved;
+	*out = p;
+	return 0;
+}
+
+int os_map_at(void *p, size_t size)
+{
+	void *q = mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+	               0);
+	if (q == MAP_FAILED)
+		return ENOMEM;
+	os_name_mapping(q, size);
+	return 0;
+}
+
+int os_map_placeholder(void *p, size_t size)
+{
+	void *q = mmap(p, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+	               -1, 0);
+	if (q == MAP_FAILED)
+		return errno;
+	madvise(q, size, MADV_DONTDUMP);
+	return 0;
+}
+
+int os_map_sparse(size_t size, void **out)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED) {
+		*out = NULL;
+		return ENOMEM;
+	}
+	madvise(p, size, MADV_DONTDUMP);
 	*out = p;
 	return 0;
 }
@@ -137,11 +184,6 @@ unsigned os_ncpus_allowed(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-unsigned os_current_cpu(void)
-{
-	int c = sched_getcpu();
-	return c < 0 ? 0 : (unsigned)c;
-}
 
 void os_write_all(int fd, const char *buf, size_t len)
 {
@@ -178,10 +220,6 @@ void os_abort(void)
 	abort();
 }
 
-size_t os_page_size(void)
-{
-	return (size_t)sysconf(_SC_PAGESIZE);
-}
 
 size_t os_resident_bytes(void *p, size_t size)
 {

@@ -11,12 +11,32 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* Address windows of 2^OS_WINDOW_SHIFT bytes: window w starts at
+ * (w + 1) << OS_WINDOW_SHIFT (16 TiB: SuperSlabs at 16-32 TiB, large
+ * mappings at 32-48 TiB), see os.c. */
+#define OS_WINDOW_SHIFT 44
+enum os_window { OS_WINDOW_SUPERSLAB = 0, OS_WINDOW_LARGE = 1, OS_NWINDOWS = 2 };
+
 /* Maps `size` bytes (a multiple of the page size) of zeroed, read-write memory
- * aligned to `align` (a power of two >= page size). Application memory is not
- * mapped with MAP_NORESERVE, so the kernel's overcommit policy refuses sizes
- * it cannot back, as with glibc. Post: *out is aligned; on failure *out is
- * NULL and ENOMEM is returned. */
-int os_map_aligned(size_t size, size_t align, void **out);
+ * aligned to `align` (a power of two >= page size), inside window w when it
+ * has room, elsewhere otherwise. Application memory is not mapped with
+ * MAP_NORESERVE, so the kernel's overcommit policy refuses sizes it cannot
+ * back, as with glibc. Post: *out is aligned; on failure *out is NULL and
+ * ENOMEM is returned. */
+int os_map_aligned(size_t size, size_t align, enum os_window w, void **out);
+
+/* Maps `size` bytes of zeroed read-write memory at exactly p, replacing the
+ * placeholder hakmem keeps there (atomically: no other mapping can slip in). */
+int os_map_at(void *p, size_t size);
+
+/* Replaces [p, p+size) with a placeholder: read-only zero pages that hold the
+ * address range but no memory and no commit charge, left out of core dumps.
+ * Reads through a stale pointer find zeros instead of a fault. */
+int os_map_placeholder(void *p, size_t size);
+
+/* Maps sparse metadata (MAP_NORESERVE, out of core dumps): only the pages
+ * touched cost memory. */
+int os_map_sparse(size_t size, void **out);
 
 /* Maps metadata memory (zeroed, page aligned, no alignment beyond a page). */
 int os_map(size_t size, void **out);
@@ -34,9 +54,6 @@ uint64_t os_now_ns(void);
 
 /* Number of CPUs this process may run on (at least 1). */
 unsigned os_ncpus_allowed(void);
-
-/* The CPU the calling thread runs on (vDSO/rseq), or 0 if unknown. */
-unsigned os_current_cpu(void);
 
 /* The CPU and NUMA node the calling thread runs on (getcpu: vDSO). */
 void os_getcpu(unsigned *cpu, unsigned *node);
@@ -68,9 +85,6 @@ int os_getpid(void);
 
 /* Stops the process with SIGABRT. */
 void os_abort(void) __attribute__((noreturn));
-
-/* The whole system's page size, checked once at start-up. */
-size_t os_page_size(void);
 
 /* Bytes of [p, p+size) resident in memory (mincore). */
 size_t os_resident_bytes(void *p, size_t size);

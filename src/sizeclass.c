@@ -93,17 +93,4 @@ const uint16_t tiny_bin_off[TINY_MAX_SIZE + 1] = {
 	704,
 };
 
-unsigned size_to_class_aligned(size_t size, size_t align)
-{
-	if (size > SLAB_MAX_SIZE || align > SLAB_MAX_SIZE)
-		return NCLASSES;
-	for (unsigned c = size_to_class(size); c < NCLASSES; c++)
-		if ((class_size[c] & (align - 1)) == 0)
-			return c;
-	return NCLASSES;
-}
 
-unsigned class_slab_capacity(unsigned c, size_t start)
-{
-	return (unsigned)((SLAB_SIZE - start) / class_size[c]);
-}

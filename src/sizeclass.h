@@ -38,10 +38,19 @@ FAST_PATH unsigned size_to_class(size_t size)
 }
 
 /* Smallest class whose blocks hold `size` bytes and are aligned to `align`
- * (a power of two <= SLAB_MAX_SIZE), or NCLASSES if none. */
-unsigned size_to_class_aligned(size_t size, size_t align);
-
-/* Blocks of class c that fit in a slab whose blocks start at `start`. */
-unsigned class_slab_capacity(unsigned c, size_t start);
+ * (a power of two), or NCLASSES if none: the block is a large one. Every
+ * allocation path chooses its class here. */
+FAST_PATH unsigned size_to_class_aligned(size_t size, size_t align)
+{
+	if (size > SLAB_MAX_SIZE || align > SLAB_MAX_SIZE)
+		return NCLASSES;
+	unsigned c = size_to_class(size);
+	if (LIKELY(align <= 8))
+		return c; /* every class is 8-aligned */
+	for (; c < NCLASSES; c++)
+		if ((class_size[c] & (align - 1)) == 0)
+			return c;
+	return NCLASSES;
+}
 
 #endif

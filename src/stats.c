@@ -6,7 +6,9 @@
 #include "large.h"
 #include "log.h"
 #include "os.h"
+#include "superslab.h"
 #include "tcache.h"
+#include "thread.h"
 
 #include <hakmem.h>
 #include <errno.h>
@@ -149,7 +151,7 @@ int stats_refresh(snapshot_t *s)
 	s->mapped = mapped;
 	s->retained = retained;
 	s->resident = resident;
-	s->metadata = ALIGN_UP(sizeof(arena_t) * g_narenas, PAGE_SIZE) + tcache_metadata_bytes() +
+	s->metadata = ALIGN_UP(sizeof(arena_t) * g_narenas, PAGE_SIZE) + thread_metadata_bytes() +
 	              nss * SS_HEADER_SIZE + ALIGN_UP(sizeof(arena_stats_t) * g_narenas, PAGE_SIZE);
 	s->nmalloc = nmalloc;
 	s->nfree = nfree;

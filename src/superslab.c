@@ -1,16 +1,98 @@
-/* superslab.c - creating SuperSlabs and (re)initialising their slabs. The
- * arena decides which units to use; this file only lays them out. */
+/* superslab.c - the address space of SuperSlabs, creating them and
+ * (re)initialising their slabs. The arena decides which units to use; this
+ * file lays them out and owns the placeholders of destroyed ones. */
 #include "superslab.h"
+#include "atomic.h"
+#include "lock.h"
 #include "os.h"
 
 #include <string.h>
 
-uint64_t g_tcache_tpoff;
+/* Placeholders: 2 MiB ranges of the window whose SuperSlab was destroyed.
+ * A placeholder is read-only, so the stack of them lives in metadata of its
+ * own, grown by doubling. */
+static lock_t g_vm_lock = LOCK_INITIALIZER;
+static void **g_vm_free;     /* placeholder addresses [g_vm_lock] */
+static size_t g_vm_nfree;    /* entries in g_vm_free [g_vm_lock] */
+static size_t g_vm_cap;      /* capacity of g_vm_free [g_vm_lock] */
+static uint64_t g_vm_bytes;  /* placeholder bytes [atomic; written under g_vm_lock] */
+
+void superslab_prefork(void)         { lock_acquire(&g_vm_lock); }
+void superslab_postfork_parent(void) { lock_release(&g_vm_lock); }
+void superslab_postfork_child(void)  { lock_reinit(&g_vm_lock); }
+
+uint64_t superslab_retained_vm(void)
+{
+	return atomic_load_relaxed(&g_vm_bytes);
+}
+
+/* g_vm_lock held. */
+static bool vm_push_locked(void *p)
+{
+	if (g_vm_nfree == g_vm_cap) {
+		size_t cap = g_vm_cap ? g_vm_cap * 2 : PAGE_SIZE / sizeof(void *);
+		void *q;
+		if (os_map(cap * sizeof(void *), &q) != 0)
+			return false;
+		if (g_vm_free != NULL) {
+			memcpy(q, g_vm_free, g_vm_nfree * sizeof(void *));
+			os_unmap(g_vm_free, g_vm_cap * sizeof(void *));
+		}
+		g_vm_free = q;
+		g_vm_cap = cap;
+	}
+	g_vm_free[g_vm_nfree++] = p;
+	atomic_store_relaxed(&g_vm_bytes, g_vm_bytes + SS_SIZE);
+	return true;
+}
 
 void *superslab_map(void)
 {
+	lock_acquire(&g_vm_lock);
+	if (g_vm_nfree > 0) {
+		void *p = g_vm_free[--g_vm_nfree];
+		atomic_store_relaxed(&g_vm_bytes, g_vm_bytes - SS_SIZE);
+		lock_release(&g_vm_lock);
+		if (os_map_at(p, SS_SIZE) == 0)
+			return p;
+		/* No memory for it now: keep the placeholder for later. */
+		lock_acquire(&g_vm_lock);
+		vm_push_locked(p);
+		lock_release(&g_vm_lock);
+		return NULL;
+	}
+	lock_release(&g_vm_lock);
 	void *p;
-	return os_map_aligned(SS_SIZE, SS_SIZE, &p) == 0 ? p : NULL;
+	return os_map_aligned(SS_SIZE, SS_SIZE, OS_WINDOW_SUPERSLAB, &p) == 0 ? p : NULL;
+}
+
+void superslab_destroy(superslab_t *ss)
+{
+	ss->hdr.magic = 0;
+	/* Outside the window (the window was full) nothing reads the header
+	 * of a stale pointer without asking the registry: unmap it. */
+	if (!ss_window_contains(ss) || os_map_placeholder(ss, SS_SIZE) != 0) {
+		os_unmap(ss, SS_SIZE);
+		return;
+	}
+	lock_acquire(&g_vm_lock);
+	bool kept = vm_push_locked(ss);
+	lock_release(&g_vm_lock);
+	if (!kept)
+		os_unmap(ss, SS_SIZE);
+}
+
+uint64_t superslab_release_vm(void)
+{
+	uint64_t n = 0;
+	lock_acquire(&g_vm_lock);
+	while (g_vm_nfree > 0) {
+		os_unmap(g_vm_free[--g_vm_nfree], SS_SIZE);
+		n += SS_SIZE;
+	}
+	atomic_store_relaxed(&g_vm_bytes, 0);
+	lock_release(&g_vm_lock);
+	return n;
 }
 
 superslab_t *superslab_init(void *p, struct arena *arena)
@@ -26,12 +108,6 @@ superslab_t *superslab_init(void *p, struct arena *arena)
 	return ss;
 }
 
-void superslab_destroy(superslab_t *ss)
-{
-	ss->hdr.magic = 0;
-	os_unmap(ss, SS_SIZE);
-}
-
 void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena)
 {
 	slab_t *s = &ss->slabs[idx];
@@ -44,7 +120,7 @@ void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct are
 	s->used = 0;
 	s->ncarved = 0;
 	s->nfree = 0;
-	s->bin_tpoff = g_tcache_tpoff + (uint64_t)cls * 32;
+	s->bin_off = cls * 32;
 	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->block_size - 1) / s->block_size);
 	s->free = NULL;
 	s->next = NULL;

@@ -13,11 +13,21 @@
  * classes share a SuperSlab. A large block's mapping starts with the same
  * chunk_t and a slab_t whose arena is NULL, which sends free() to its slow
  * path. No per-block header exists anywhere.
+ *
+ * SuperSlabs live in one address window (os.h: 16-32 TiB). free()'s fast path
+ * reads a slab_t only for a pointer inside it, which one compare tells: any
+ * other pointer (NULL, the stack, another allocator's heap, a large block,
+ * whose mappings live elsewhere) goes to the slow path, which asks the
+ * registry before it reads anything. A SuperSlab that is given back leaves a
+ * read-only placeholder (os_map_placeholder) that the next SuperSlab reuses,
+ * so the window holds no hole a stale pointer could fault on: its header
+ * reads as zeros, which no thread's arena matches.
  */
 #ifndef HAKMEM_SUPERSLAB_H
 #define HAKMEM_SUPERSLAB_H
 
 #include "internal.h"
+#include "os.h"
 #include "sizeclass.h"
 
 struct arena;
@@ -49,10 +59,10 @@ typedef struct slab {
 	uint16_t nfree;       /* blocks on `free` [bin lock] */
 	uint32_t block_size;  /* class_size[cls] [immutable while active] */
 	uint32_t recip;       /* ceil(2^32 / block_size): offset -> index [immutable] */
-	uint64_t bin_tpoff;   /* %fs-relative address of this class's bin in every
-	                         thread's cache (the cache's TLS offset + cls * 32):
-	                         free()'s fast path needs no index arithmetic
-	                         [immutable while active] */
+	uint32_t bin_off;     /* byte offset of this class's bin in a thread cache
+	                         (cls * 32): free()'s fast path needs no index
+	                         arithmetic [immutable while active] */
+	uint32_t pad;
 	void *free;           /* blocks given back to the slab [bin lock] */
 	struct slab *next;    /* bin's partial list [bin lock] */
 	union {
@@ -103,6 +113,13 @@ typedef struct superslab {
 #define SLAB0_START      ((size_t)32 * KiB)  /* keeps blocks of 2^k <= 32 KiB aligned */
 _Static_assert(SS_HEADER_SIZE <= SLAB0_START, "SuperSlab header fits below slab 0");
 
+/* Whether p lies in the SuperSlab window: the only pointers whose slab_t
+ * free()'s fast path reads. */
+FAST_PATH bool ss_window_contains(const void *p)
+{
+	return ((uintptr_t)p >> OS_WINDOW_SHIFT) == OS_WINDOW_SUPERSLAB + 1;
+}
+
 FAST_PATH chunk_t *ptr_chunk(const void *p)
 {
 	return (chunk_t *)((uintptr_t)p & ~(uintptr_t)SS_MASK);
@@ -146,15 +163,24 @@ FAST_PATH uint64_t *slab_bitmap(slab_t *s)
 	return ((superslab_t *)ptr_chunk(s))->bitmap[s->index];
 }
 
-/* Maps the memory of a new SuperSlab, untouched. NULL on ENOMEM. */
+/* Maps the memory of a new SuperSlab, untouched: a placeholder a destroyed
+ * one left, or a new address of the window. NULL on ENOMEM. */
 void *superslab_map(void);
 /* Lays out a SuperSlab for `arena` in memory from superslab_map (after its
  * NUMA placement): all units free. */
 superslab_t *superslab_init(void *mem, struct arena *arena);
+/* Gives the memory back, keeping its address range as a placeholder. */
 void superslab_destroy(superslab_t *ss);
 
-/* The thread cache's offset from the thread pointer, set once at start-up. */
-extern uint64_t g_tcache_tpoff;
+/* Address space held by placeholders, bytes. */
+uint64_t superslab_retained_vm(void);
+/* Unmaps every placeholder (under an address-space limit, before a mapping
+ * is refused). Returns the bytes released. */
+uint64_t superslab_release_vm(void);
+
+void superslab_prefork(void);
+void superslab_postfork_parent(void);
+void superslab_postfork_child(void);
 
 /* Prepares free unit `idx` of ss to serve class `cls` for `arena`. */
 void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena);

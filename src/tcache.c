@@ -1,14 +1,14 @@
-/* tcache.c - thread-cache slow paths: initialisation, refill, flush, remote
- * frees, drain, thread exit. See tcache.h for the call tree. */
+/* tcache.c - thread-cache slow paths: refill, flush, remote frees, drain,
+ * the large slot, and allocation without a cache. See tcache.h for the call
+ * tree and thread.c for the states a thread goes through. */
 #include "tcache.h"
 #include "arena.h"
 #include "atomic.h"
 #include "conf.h"
-#include "init.h"
 #include "large.h"
-#include "lock.h"
 #include "log.h"
-#include "os.h"
+#include "registry.h"
+#include "thread.h"
 #include "topology.h"
 
 #include <errno.h>
@@ -18,263 +18,145 @@
                             return (fewer for large classes: 64 KiB of them) */
 #define FLUSH_BATCH 64   /* blocks handed to arena_dalloc at once */
 
-__thread tcache_t tcache_tls __attribute__((tls_model("initial-exec")));
-
-/* Slow-path state of a thread cache. Written by its owner thread; read racily
- * by statistics readers under the registry lock. */
-typedef struct tcache_cold {
-	tcache_t *hot;                     /* the owner's TLS part */
-	uint32_t cap[NCLASSES];            /* capacity; avail = cap - cached */
-	uint32_t refill[NCLASSES];         /* blocks per refill */
-	uint64_t nfill[NCLASSES];          /* blocks received from arenas */
-	uint64_t nflush[NCLASSES];         /* blocks given back from the bin */
-	uint64_t nremote_free[NCLASSES];   /* program frees of foreign blocks */
-	uint64_t merged_nmalloc[NCLASSES]; /* already added to arena stats */
-	uint64_t merged_nfree[NCLASSES];
-	uint8_t busy[NCLASSES];            /* refilled or flushed since the last drain */
-	uint64_t large_nmalloc, large_nfree;
-	uint64_t large_alloc_bytes, large_free_bytes;
-	chunk_t *large_slot;               /* one freed large block kept for this thread
-	                                      (still counted live by its arena) */
-	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
-	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
-	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
-	                                      linked through their first word */
-	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
-	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
-	unsigned nremote_total;            /* blocks on all remote lists */
-	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
-	uint32_t events;                   /* slow-path events since the last drain */
-	struct tcache_cold *next;          /* registry or free list [registry lock] */
-	struct tcache_cold *prev;
-} tcache_cold_t;
-
-/* Marks a thread whose cache was torn down at exit: it allocates and frees
- * straight from the arenas. */
-static tcache_cold_t g_exited_cold;
-#define TCACHE_EXITED (&g_exited_cold)
-
-static lock_t g_registry_lock = LOCK_INITIALIZER;
-static tcache_cold_t *g_threads;     /* live thread caches [registry lock] */
-static tcache_cold_t *g_cold_free;   /* recycled cold structs [registry lock] */
-static uint64_t g_cold_metadata;     /* bytes mapped for cold structs [registry lock] */
-
 uint64_t g_bypass_nmalloc, g_bypass_nfree;
 
-void tcache_registry_lock(void)   { lock_acquire(&g_registry_lock); }
-void tcache_registry_unlock(void) { lock_release(&g_registry_lock); }
-
-uint64_t tcache_metadata_bytes(void) { return g_cold_metadata; }
-
-static tcache_cold_t *cold_alloc(void)
-{
-	lock_acquire(&g_registry_lock);
-	/* Recycled structs first, then carved one at a time from 64 KiB
-	 * mappings (carving lazily keeps untouched ones out of memory). */
-	static char *carve, *carve_end; /* [registry lock] */
-	tcache_cold_t *c = g_cold_free;
-	if (c != NULL) {
-		g_cold_free = c->next;
-	} else {
-		if (carve == NULL || carve + sizeof(tcache_cold_t) > carve_end) {
-			size_t chunk = 64 * KiB;
-			void *p;
-			if (os_map(chunk, &p) != 0) {
-				lock_release(&g_registry_lock);
-				return NULL;
-			}
-			g_cold_metadata += chunk;
-			carve = p;
-			carve_end = carve + chunk;
-		}
-		c = (tcache_cold_t *)carve;
-		carve += ALIGN_UP(sizeof(tcache_cold_t), CACHELINE);
-	}
-	memset(c, 0, sizeof *c);
-	c->next = g_threads;
-	if (g_threads)
-		g_threads->prev = c;
-	g_threads = c;
-	lock_release(&g_registry_lock);
-	return c;
-}
-
-/* Registry lock held. */
-static void cold_release_locked(tcache_cold_t *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		g_threads = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->next = g_cold_free;
-	c->prev = NULL;
-	g_cold_free = c;
-}
+static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep);
+static void tcache_slot_release(tcache_t *tc);
+static void tcache_remote_flush(tcache_t *tc);
 
 /* ---- tunables ---- */
 
-static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsigned keep);
-static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold);
-static void tcache_remote_flush(tcache_cold_t *cold);
-
-static void tcache_apply_conf(tcache_t *tc, tcache_cold_t *cold)
+static void tcache_apply_conf(tcache_t *tc)
 {
-	cold->conf_gen = atomic_load_relaxed(&g_conf_gen);
+	tc->conf_gen = atomic_load_relaxed(&g_conf_gen);
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		tcache_bin_t *b = &tc->bins[c];
-		int64_t cached = (int64_t)cold->cap[c] - b->avail;
+		int64_t cached = (int64_t)tc->cap[c] - b->avail;
 		uint32_t cap = conf_class_cap(c);
-		cold->cap[c] = cap;
-		cold->refill[c] = conf_class_refill(c);
+		tc->cap[c] = cap;
+		tc->refill[c] = conf_class_refill(c);
 		unsigned rb = (unsigned)((64 * KiB) / class_size[c]);
-		cold->remote_batch[c] = (uint16_t)(rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
+		tc->remote_batch[c] = (uint16_t)(rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
 		b->avail = (int32_t)((int64_t)cap - cached);
 		if (b->avail < 0)
-			tcache_bin_flush(tc, cold, c, cap);
+			tcache_bin_flush(tc, c, cap);
 	}
+}
+
+void tcache_init(tcache_t *tc, struct arena *a)
+{
+	tc->arena = a;
+	tc->state = THREAD_ACTIVE;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		tc->bins[c].avail = 0;
+	tcache_apply_conf(tc);
 }
 
 /* ---- statistics ---- */
 
-static uint64_t bin_cached(const tcache_t *tc, const tcache_cold_t *cold, unsigned c)
+static uint64_t bin_cached(const tcache_t *tc, unsigned c)
 {
-	int64_t n = (int64_t)atomic_load_relaxed(&cold->cap[c]) -
-	            atomic_load_relaxed(&tc->bins[c].avail);
+	int64_t n = (int64_t)atomic_load_relaxed(&tc->cap[c]) - atomic_load_relaxed(&tc->bins[c].avail);
 	return n > 0 ? (uint64_t)n : 0;
 }
 
 /* Blocks handed to the program: received + freed into the bin - given back - cached. */
-static uint64_t bin_nmalloc(const tcache_t *tc, const tcache_cold_t *cold, unsigned c)
+static uint64_t bin_nmalloc(const tcache_t *tc, unsigned c)
 {
-	return atomic_load_relaxed(&cold->nfill[c]) + atomic_load_relaxed(&tc->bins[c].nfree) -
-	       atomic_load_relaxed(&cold->nflush[c]) - bin_cached(tc, cold, c);
+	return atomic_load_relaxed(&tc->nfill[c]) + atomic_load_relaxed(&tc->bins[c].nfree) -
+	       atomic_load_relaxed(&tc->nflush[c]) - bin_cached(tc, c);
 }
 
-static uint64_t bin_nfree(const tcache_t *tc, const tcache_cold_t *cold, unsigned c)
+static uint64_t bin_nfree(const tcache_t *tc, unsigned c)
 {
-	return atomic_load_relaxed(&tc->bins[c].nfree) + atomic_load_relaxed(&cold->nremote_free[c]);
+	return atomic_load_relaxed(&tc->bins[c].nfree) + atomic_load_relaxed(&tc->nremote_free[c]);
 }
 
-static void tcache_merge_class(tcache_t *tc, tcache_cold_t *cold, unsigned c)
+static void tcache_merge_class(tcache_t *tc, unsigned c)
 {
-	uint64_t m = bin_nmalloc(tc, cold, c), f = bin_nfree(tc, cold, c);
-	uint64_t dm = m - cold->merged_nmalloc[c], df = f - cold->merged_nfree[c];
+	uint64_t m = bin_nmalloc(tc, c), f = bin_nfree(tc, c);
+	uint64_t dm = m - tc->merged_nmalloc[c], df = f - tc->merged_nfree[c];
 	if (dm == 0 && df == 0)
 		return;
 	arena_merge_stats(tc->arena, c, dm, df);
-	cold->merged_nmalloc[c] = m;
-	cold->merged_nfree[c] = f;
+	tc->merged_nmalloc[c] = m;
+	tc->merged_nfree[c] = f;
 }
 
-static void tcache_merge_all(tcache_t *tc, tcache_cold_t *cold)
+static void tcache_merge_all(tcache_t *tc)
 {
 	for (unsigned c = 0; c < NCLASSES; c++)
-		tcache_merge_class(tc, cold, c);
+		tcache_merge_class(tc, c);
+}
+
+typedef struct {
+	tcache_live_cb cb;
+	void *ctx;
+} live_ctx_t;
+
+static void live_each(void *ctx, tcache_t *tc)
+{
+	live_ctx_t *l = ctx;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		uint64_t dm = bin_nmalloc(tc, c) - atomic_load_relaxed(&tc->merged_nmalloc[c]);
+		uint64_t df = bin_nfree(tc, c) - atomic_load_relaxed(&tc->merged_nfree[c]);
+		l->cb(l->ctx, tc->arena, c, dm, df, bin_cached(tc, c));
+	}
 }
 
 void tcache_stats_sum_live(tcache_live_cb cb, void *ctx)
 {
-	lock_acquire(&g_registry_lock);
-	for (tcache_cold_t *cold = g_threads; cold; cold = cold->next) {
-		tcache_t *tc = cold->hot;
-		if (tc == NULL || tc->arena == NULL)
-			continue;
-		for (unsigned c = 0; c < NCLASSES; c++) {
-			uint64_t dm = bin_nmalloc(tc, cold, c) - atomic_load_relaxed(&cold->merged_nmalloc[c]);
-			uint64_t df = bin_nfree(tc, cold, c) - atomic_load_relaxed(&cold->merged_nfree[c]);
-			cb(ctx, tc->arena, c, dm, df, bin_cached(tc, cold, c));
-		}
-	}
-	lock_release(&g_registry_lock);
+	live_ctx_t l = { cb, ctx };
+	thread_foreach(live_each, &l);
+}
+
+typedef struct {
+	tcache_slot_cb cb;
+	void *ctx;
+} slot_ctx_t;
+
+static void slot_each(void *ctx, tcache_t *tc)
+{
+	slot_ctx_t *s = ctx;
+	s->cb(s->ctx, tc->arena, atomic_load_relaxed(&tc->slot_bytes),
+	      atomic_load_relaxed(&tc->slot_nmalloc), atomic_load_relaxed(&tc->slot_nfree));
 }
 
 void tcache_large_slots(tcache_slot_cb cb, void *ctx)
 {
-	lock_acquire(&g_registry_lock);
-	for (tcache_cold_t *cold = g_threads; cold; cold = cold->next) {
-		tcache_t *tc = cold->hot;
-		if (tc == NULL || tc->arena == NULL)
-			continue;
-		cb(ctx, tc->arena, atomic_load_relaxed(&cold->slot_bytes),
-		   atomic_load_relaxed(&cold->slot_nmalloc), atomic_load_relaxed(&cold->slot_nfree));
-	}
-	lock_release(&g_registry_lock);
+	slot_ctx_t s = { cb, ctx };
+	thread_foreach(slot_each, &s);
 }
 
 void tcache_stats_self(tcache_stats_t *st)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
+	tcache_t *tc = tcache_cur;
 	memset(st, 0, sizeof *st);
-	if (cold == NULL || cold == TCACHE_EXITED)
+	if (tc->state != THREAD_ACTIVE)
 		return;
 	for (unsigned c = 0; c < NCLASSES; c++) {
-		st->nmalloc[c] = bin_nmalloc(tc, cold, c);
-		st->nfree[c] = bin_nfree(tc, cold, c);
-		st->ncached[c] = bin_cached(tc, cold, c);
+		st->nmalloc[c] = bin_nmalloc(tc, c);
+		st->nfree[c] = bin_nfree(tc, c);
+		st->ncached[c] = bin_cached(tc, c);
 	}
-	st->large_nmalloc = cold->large_nmalloc;
-	st->large_nfree = cold->large_nfree;
-	st->large_allocated_bytes = cold->large_alloc_bytes;
-	st->large_freed_bytes = cold->large_free_bytes;
-}
-
-/* ---- thread start and exit ---- */
-
-static tcache_cold_t *tcache_thread_init(tcache_t *tc)
-{
-	if (hakmem_init() != 0)
-		return NULL;
-	tcache_cold_t *cold = cold_alloc();
-	if (cold == NULL)
-		return NULL;
-	cold->hot = tc;
-	tc->arena = arena_choose();
-	for (unsigned c = 0; c < NCLASSES; c++)
-		tc->bins[c].avail = 0;
-	tcache_apply_conf(tc, cold);
-	tc->cold = cold;
-	/* Last: may allocate (keys past the first 32), which now finds an
-	 * initialised cache. */
-	pthread_setspecific(g_tcache_key, cold);
-	return cold;
-}
-
-void tcache_thread_exit(void *arg)
-{
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = arg;
-	if (cold == NULL || tc->cold != cold)
-		return;
-	for (unsigned c = 0; c < NCLASSES; c++)
-		tcache_bin_flush(tc, cold, c, 0);
-	tcache_remote_flush(cold);
-	tcache_slot_release(tc, cold);
-	tcache_merge_all(tc, cold);
-	for (unsigned c = 0; c < NCLASSES; c++)
-		tc->bins[c].avail = 0;
-	tc->arena = NULL;
-	tc->cold = TCACHE_EXITED;
-	lock_acquire(&g_registry_lock);
-	cold->hot = NULL;
-	cold_release_locked(cold);
-	lock_release(&g_registry_lock);
+	st->large_nmalloc = tc->large_nmalloc;
+	st->large_nfree = tc->large_nfree;
+	st->large_allocated_bytes = tc->large_alloc_bytes;
+	st->large_freed_bytes = tc->large_free_bytes;
 }
 
 /* ---- flush, remote, drain ---- */
 
 /* Sends class c's foreign blocks home: one arena_dalloc batch (normally one
  * lock: a class's remote blocks mostly share an owner). */
-static void tcache_remote_flush_class(tcache_cold_t *cold, unsigned c)
+static void tcache_remote_flush_class(tcache_t *tc, unsigned c)
 {
 	void *buf[FLUSH_BATCH];
-	void *p = cold->remote[c];
-	unsigned left = cold->nremote[c];
-	cold->nremote_total -= left;
-	cold->remote[c] = NULL;
-	cold->nremote[c] = 0;
+	void *p = tc->remote[c];
+	unsigned left = tc->nremote[c];
+	tc->nremote_total -= left;
+	tc->remote[c] = NULL;
+	tc->nremote[c] = 0;
 	while (left > 0 && p != NULL) {
 		unsigned n = 0;
 		while (n < FLUSH_BATCH && left > 0 && p != NULL) {
@@ -286,21 +168,21 @@ static void tcache_remote_flush_class(tcache_cold_t *cold, unsigned c)
 	}
 }
 
-static void tcache_remote_flush(tcache_cold_t *cold)
+static void tcache_remote_flush(tcache_t *tc)
 {
-	if (cold->nremote_total == 0)
+	if (tc->nremote_total == 0)
 		return;
 	for (unsigned c = 0; c < NCLASSES; c++)
-		if (cold->nremote[c])
-			tcache_remote_flush_class(cold, c);
+		if (tc->nremote[c])
+			tcache_remote_flush_class(tc, c);
 }
 
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
  * stay (they are the warmest). */
-static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsigned keep)
+static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep)
 {
 	tcache_bin_t *b = &tc->bins[c];
-	int64_t cached = (int64_t)cold->cap[c] - b->avail;
+	int64_t cached = (int64_t)tc->cap[c] - b->avail;
 	if (cached <= (int64_t)keep)
 		return;
 	void **link = &b->head;
@@ -326,98 +208,109 @@ static void tcache_bin_flush(tcache_t *tc, tcache_cold_t *cold, unsigned c, unsi
 		arena_dalloc(buf, n, false);
 		flushed += n;
 	}
-	cold->nflush[c] += flushed;
+	tc->nflush[c] += flushed;
 	b->avail += (int32_t)flushed;
-	cold->busy[c] = 1;
-	tcache_merge_class(tc, cold, c);
+	tc->busy[c] = 1;
+	tcache_merge_class(tc, c);
+}
+
+void tcache_drain_all(tcache_t *tc)
+{
+	for (unsigned c = 0; c < NCLASSES; c++)
+		tcache_bin_flush(tc, c, 0);
+	tcache_remote_flush(tc);
+	tcache_slot_release(tc);
+	tcache_merge_all(tc);
 }
 
 /* Every tiny.drain_interval slow-path events: bins that neither refilled nor
  * overflowed since the last drain give back half their blocks. */
-static void tcache_drain(tcache_t *tc, tcache_cold_t *cold)
+static void tcache_drain(tcache_t *tc)
 {
-	cold->events = 0;
+	tc->events = 0;
 	for (unsigned c = 0; c < NCLASSES; c++) {
-		if (!cold->busy[c]) {
-			int64_t cached = (int64_t)cold->cap[c] - tc->bins[c].avail;
+		if (!tc->busy[c]) {
+			int64_t cached = (int64_t)tc->cap[c] - tc->bins[c].avail;
 			if (cached > 0)
-				tcache_bin_flush(tc, cold, c, (unsigned)(cached / 2));
+				tcache_bin_flush(tc, c, (unsigned)(cached / 2));
 		}
-		cold->busy[c] = 0;
+		tc->busy[c] = 0;
 	}
-	tcache_remote_flush(cold);
-	tcache_slot_release(tc, cold);
-	tcache_merge_all(tc, cold);
+	tcache_remote_flush(tc);
+	tcache_slot_release(tc);
+	tcache_merge_all(tc);
 	arena_decay_tick(tc->arena);
 }
 
-static inline void tcache_event(tcache_t *tc, tcache_cold_t *cold)
+static inline void tcache_event(tcache_t *tc)
 {
 	uint32_t interval = g_conf.tiny_drain_interval;
-	if (interval != 0 && ++cold->events >= interval)
-		tcache_drain(tc, cold);
+	if (interval != 0 && ++tc->events >= interval)
+		tcache_drain(tc);
+}
+
+/* The calling thread's active cache, tunables up to date; NULL without one. */
+static tcache_t *tcache_self(void)
+{
+	tcache_t *tc = thread_cache();
+	if (tc != NULL && UNLIKELY(tc->conf_gen != atomic_load_relaxed(&g_conf_gen)))
+		tcache_apply_conf(tc);
+	return tc;
 }
 
 void tcache_flush_all(void)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
-	if (cold == NULL || cold == TCACHE_EXITED)
-		return;
-	for (unsigned c = 0; c < NCLASSES; c++)
-		tcache_bin_flush(tc, cold, c, 0);
-	tcache_remote_flush(cold);
-	tcache_slot_release(tc, cold);
-	tcache_merge_all(tc, cold);
+	tcache_t *tc = tcache_cur;
+	if (tc->state == THREAD_ACTIVE)
+		tcache_drain_all(tc);
 }
 
 void tcache_reload_self(void)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
-	if (cold != NULL && cold != TCACHE_EXITED)
-		tcache_apply_conf(tc, cold);
+	tcache_t *tc = tcache_cur;
+	if (tc->state == THREAD_ACTIVE)
+		tcache_apply_conf(tc);
 }
 
 void tcache_merge_self(void)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
-	if (cold == NULL || cold == TCACHE_EXITED)
-		return;
-	tcache_merge_all(tc, cold);
+	tcache_t *tc = tcache_cur;
+	if (tc->state == THREAD_ACTIVE)
+		tcache_merge_all(tc);
 }
 
 int tcache_set_arena(unsigned i)
 {
 	if (i >= g_narenas)
 		return ENOENT;
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
-	if (cold == NULL) {
-		cold = tcache_thread_init(tc);
-		if (cold == NULL)
-			return EFAULT;
-	}
-	if (cold == TCACHE_EXITED)
+	tcache_t *tc = tcache_self();
+	if (tc == NULL)
 		return EFAULT;
-	tcache_flush_all();
+	tcache_drain_all(tc);
 	tc->arena = arena_get(i);
+	tc->bound = 1;
 	return 0;
 }
 
-/* ---- allocation slow paths ---- */
+int tcache_get_arena(unsigned *i)
+{
+	tcache_t *tc = tcache_self();
+	if (tc == NULL)
+		return EFAULT;
+	*i = tc->arena->index;
+	return 0;
+}
 
-/* No thread cache (thread exiting, or called inside initialisation). */
-static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
+/* ---- without a cache (thread exit, no memory for a cache, initialisation) ---- */
+
+static void *direct_malloc(size_t size, size_t align, bool *zeroed)
 {
 	if (g_arenas == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	arena_t *a = arena_choose();
-	unsigned c = align <= 16 && size <= SLAB_MAX_SIZE ? size_to_class(size)
-	                                                   : size_to_class_aligned(size, align);
+	unsigned c = size_to_class_aligned(size, align);
 	if (c < NCLASSES) {
 		void *p;
 		if (arena_fill(a, c, 1, 1, &p) == 0) {
@@ -432,37 +325,36 @@ static void *bypass_malloc(size_t size, size_t align, bool *zeroed)
 	return large_alloc(a, size, align, zeroed);
 }
 
-/* Checked at every refill. A thread that moved to another node follows: its
- * cache goes back to the old arena and it binds to one of the new node's. In
+/* ---- allocation slow paths ---- */
+
+/* Checked at every refill, unless the thread was bound with thread.arena:
+ * the binding is arena_choose()'s, and a thread follows it. A thread that
+ * moved to another node flushes its cache back to the old arena first. In
  * the per-CPU layout a thread that moved to another CPU of the same node
  * takes that CPU's arena without flushing (its cached blocks are on the right
- * node; they go home as remote frees when freed): threads start on their
- * creator's CPU, and two threads sharing an arena contend for its locks. */
+ * node; they go home as remote frees when freed). */
 static void tcache_follow(tcache_t *tc)
 {
-	if (g_conf.bind == BIND_ROUNDROBIN)
+	if (tc->bound || g_conf.bind == BIND_ROUNDROBIN)
 		return;
 	arena_t *a = arena_choose();
 	if (a == tc->arena)
 		return;
 	if (a->node == tc->arena->node) {
-		if (g_conf.narenas != 0) /* a given arena count: CPUs share arenas */
-			return;
-		tcache_merge_all(tc, tc->cold); /* counts go to the arena they happened in */
+		tcache_merge_all(tc); /* counts go to the arena they happened in */
 		tc->arena = a;
 	} else if (!g_topo.policy_set) {
-		tcache_flush_all();
+		tcache_drain_all(tc);
 		tc->arena = a;
 	}
 }
 
-static void *tcache_refill(tcache_t *tc, tcache_cold_t *cold, unsigned c)
+static void *tcache_refill(tcache_t *tc, unsigned c)
 {
 	void *head;
 	tcache_follow(tc);
-	tcache_merge_class(tc, cold, c);
-	unsigned got = arena_fill(tc->arena, c, cold->refill[c], cold->cap[c] ? cold->cap[c] : 1,
-	                          &head);
+	tcache_merge_class(tc, c);
+	unsigned got = arena_fill(tc->arena, c, tc->refill[c], tc->cap[c] ? tc->cap[c] : 1, &head);
 	if (UNLIKELY(got == 0)) {
 		errno = ENOMEM;
 		return NULL;
@@ -470,82 +362,61 @@ static void *tcache_refill(tcache_t *tc, tcache_cold_t *cold, unsigned c)
 	tcache_bin_t *b = &tc->bins[c];
 	b->head = *(void **)head;
 	b->avail -= (int32_t)(got - 1);
-	cold->nfill[c] += got;
-	cold->busy[c] = 1;
-	tcache_event(tc, cold);
+	tc->nfill[c] += got;
+	tc->busy[c] = 1;
+	tcache_event(tc);
 	return head;
-}
-
-static inline tcache_cold_t *tcache_get_cold(tcache_t *tc)
-{
-	tcache_cold_t *cold = tc->cold;
-	if (UNLIKELY(cold == NULL)) {
-		cold = tcache_thread_init(tc);
-		if (cold == NULL)
-			return NULL;
-	}
-	if (cold != TCACHE_EXITED &&
-	    UNLIKELY(cold->conf_gen != atomic_load_relaxed(&g_conf_gen)))
-		tcache_apply_conf(tc, cold);
-	return cold;
 }
 
 /* The thread's large slot: a malloc/free loop of one large size takes no lock. */
 #define LARGE_SLOT_MAX (4 * MiB)
 
-static void tcache_slot_release(tcache_t *tc, tcache_cold_t *cold)
+static void tcache_slot_release(tcache_t *tc)
 {
-	chunk_t *c = cold->large_slot;
-	cold->large_slot = NULL;
-	cold->slot_bytes = 0;
-	large_count(tc->arena ? tc->arena : c->arena, cold->slot_nmalloc, cold->slot_nfree);
-	cold->slot_nmalloc = cold->slot_nfree = 0;
+	chunk_t *c = tc->large_slot;
+	tc->large_slot = NULL;
+	tc->slot_bytes = 0;
+	if (tc->slot_nmalloc || tc->slot_nfree)
+		large_count(tc->arena, tc->slot_nmalloc, tc->slot_nfree);
+	tc->slot_nmalloc = tc->slot_nfree = 0;
 	if (c != NULL)
 		large_release(c, false);
 }
 
-static void *tcache_alloc_large(tcache_t *tc, tcache_cold_t *cold, size_t size, size_t align,
-                                bool *zeroed)
+static void *tcache_alloc_large(tcache_t *tc, size_t size, size_t align, bool *zeroed)
 {
 	if (UNLIKELY(size > (size_t)PTRDIFF_MAX)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	chunk_t *slot = cold->large_slot;
+	chunk_t *slot = tc->large_slot;
 	if (slot != NULL && align <= LARGE_HDR) {
 		void *p = large_reuse(slot, size);
 		if (p != NULL) {
-			cold->large_slot = NULL;
-			cold->slot_bytes = 0;
-			cold->slot_nmalloc++;
-			cold->large_nmalloc++;
-			cold->large_alloc_bytes += slot->large.usable;
+			tc->large_slot = NULL;
+			tc->slot_bytes = 0;
+			tc->slot_nmalloc++;
+			tc->large_nmalloc++;
+			tc->large_alloc_bytes += slot->large.usable;
 			*zeroed = false;
 			return p;
 		}
 	}
 	void *p = large_alloc(tc->arena, size, align, zeroed);
 	if (p != NULL) {
-		cold->large_nmalloc++;
-		cold->large_alloc_bytes += large_header(p)->large.usable;
+		tc->large_nmalloc++;
+		tc->large_alloc_bytes += large_header(p)->large.usable;
 	}
 	return p;
 }
 
 static void *tcache_alloc(size_t size, size_t align, bool *zeroed)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tcache_get_cold(tc);
-	if (UNLIKELY(cold == NULL || cold == TCACHE_EXITED))
-		return bypass_malloc(size, align, zeroed);
+	tcache_t *tc = tcache_self();
+	if (UNLIKELY(tc == NULL))
+		return direct_malloc(size, align, zeroed);
 	*zeroed = false;
-	unsigned c;
-	if (LIKELY(align <= 8 && size <= SLAB_MAX_SIZE))
-		c = size_to_class(size);
-	else if (align <= SLAB_MAX_SIZE && size <= SLAB_MAX_SIZE)
-		c = size_to_class_aligned(size, align);
-	else
-		c = NCLASSES;
+	unsigned c = size_to_class_aligned(size, align);
 	if (c < NCLASSES) {
 		tcache_bin_t *b = &tc->bins[c];
 		void *p = b->head;
@@ -554,9 +425,9 @@ static void *tcache_alloc(size_t size, size_t align, bool *zeroed)
 			b->avail++;
 			return p;
 		}
-		return tcache_refill(tc, cold, c);
+		return tcache_refill(tc, c);
 	}
-	return tcache_alloc_large(tc, cold, size, align, zeroed);
+	return tcache_alloc_large(tc, size, align, zeroed);
 }
 
 void *tcache_malloc_slow(size_t size)
@@ -582,21 +453,18 @@ void *tcache_malloc_aligned(size_t size, size_t align)
 
 /* ---- free slow path ---- */
 
-static void free_large(void *p)
+static void free_large(tcache_t *tc, void *p, chunk_t *c)
 {
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tc->cold;
-	chunk_t *c = large_chunk_of(p);
-	if (cold != NULL && cold != TCACHE_EXITED && c != NULL && c->large.user == p) {
-		cold->large_nfree++;
-		cold->large_free_bytes += c->large.usable;
+	if (tc != NULL && c->large.user == p) {
+		tc->large_nfree++;
+		tc->large_free_bytes += c->large.usable;
 		if (!c->huge_align && c->arena == tc->arena && c->large.map_size <= LARGE_SLOT_MAX &&
 		    g_conf.decay_ms != 0) {
-			chunk_t *old = cold->large_slot;
+			chunk_t *old = tc->large_slot;
 			large_stash(c);
-			cold->large_slot = c;
-			cold->slot_bytes = c->large.usable;
-			cold->slot_nfree++;
+			tc->large_slot = c;
+			tc->slot_bytes = c->large.usable;
+			tc->slot_nfree++;
 			if (old != NULL)
 				large_release(old, false);
 			return;
@@ -605,47 +473,48 @@ static void free_large(void *p)
 	large_free(p, c);
 }
 
+static void double_free(void *p)
+{
+	hm_fatal("double free of %p (block is already free)", p);
+}
+
 void tcache_free_slow(void *p, bool undo)
 {
 	if (undo) {
 		/* Bin full: the fast path decremented avail below zero. */
-		tcache_t *tc = &tcache_tls;
-		tc->bins[ptr_slab(p)->cls].avail++;
+		tcache_cur->bins[ptr_slab(p)->cls].avail++;
 	}
 	if (p == NULL)
 		return;
-	if (((uintptr_t)p & SS_MASK) == 0) {
-		free_large(p); /* validates: fatal unless a 2 MiB-aligned large block */
-		return;
-	}
-	chunk_t *ch = ptr_chunk(p);
-	if (UNLIKELY(!chunk_is_ours(ch) || ch->magic != CHUNK_MAGIC))
+	/* What the pointer is, before anything reads memory through it. */
+	chunk_t *ch = registry_lookup(p);
+	if (UNLIKELY(ch == NULL))
 		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
+	tcache_t *tc = tcache_self();
 	if (ch->kind == CHUNK_LARGE) {
-		free_large(p);
+		free_large(tc, p, ch);
 		return;
 	}
 	slab_t *s = arena_validate_block(p);
-	tcache_t *tc = &tcache_tls;
-	tcache_cold_t *cold = tcache_get_cold(tc);
-	if (UNLIKELY(cold == NULL || cold == TCACHE_EXITED)) {
+	unsigned c = s->cls;
+	if (UNLIKELY(tc == NULL)) {
 		arena_t *a = s->arena;
-		unsigned c = s->cls;
 		arena_dalloc(&p, 1, false);
 		arena_merge_stats(a, c, 0, 1);
 		atomic_add_relaxed(&g_bypass_nfree, 1);
 		return;
 	}
-	unsigned c = s->cls;
 	if (s->arena == tc->arena) {
 		tcache_bin_t *b = &tc->bins[c];
+		if (UNLIKELY(b->head == p))
+			double_free(p);
 		if (b->avail <= 0) {
-			tcache_bin_flush(tc, cold, c, cold->cap[c] / 2);
-			tcache_event(tc, cold);
+			tcache_bin_flush(tc, c, tc->cap[c] / 2);
+			tcache_event(tc);
 		}
 		if (b->avail <= 0) { /* capacity 0: straight back to the arena */
 			arena_dalloc(&p, 1, false);
-			cold->nremote_free[c]++;
+			tc->nremote_free[c]++;
 			return;
 		}
 		*(void **)p = b->head;
@@ -654,41 +523,14 @@ void tcache_free_slow(void *p, bool undo)
 		b->nfree++;
 		return;
 	}
-	cold->nremote_free[c]++;
-	*(void **)p = cold->remote[c];
-	cold->remote[c] = p;
-	cold->nremote_total++;
-	if (++cold->nremote[c] >= cold->remote_batch[c]) {
-		tcache_remote_flush_class(cold, c);
-		tcache_event(tc, cold);
-	}
-}
-
-/* ---- fork ---- */
-
-void tcache_prefork(void)
-{
-	lock_acquire(&g_registry_lock);
-}
-
-void tcache_postfork_parent(void)
-{
-	lock_release(&g_registry_lock);
-}
-
-void tcache_postfork_child(void)
-{
-	lock_reinit(&g_registry_lock);
-	/* Only the forking thread survives: forget the other caches (their
-	 * blocks stay allocated, as with every allocator). */
-	tcache_cold_t *self = tcache_tls.cold;
-	tcache_cold_t *c = g_threads;
-	while (c) {
-		tcache_cold_t *next = c->next;
-		if (c != self) {
-			c->hot = NULL;
-			cold_release_locked(c);
-		}
-		c = next;
+	if (UNLIKELY(tc->remote[c] == p))
+		double_free(p);
+	tc->nremote_free[c]++;
+	*(void **)p = tc->remote[c];
+	tc->remote[c] = p;
+	tc->nremote_total++;
+	if (++tc->nremote[c] >= tc->remote_batch[c]) {
+		tcache_remote_flush_class(tc, c);
+		tcache_event(tc);
 	}
 }

@@ -5,28 +5,32 @@
  *   malloc(size)
  *     size <= 1 KiB and bin[class].head != NULL  -> pop            (fast)
  *     otherwise tcache_malloc_slow(size)
- *       first call of the thread  -> tcache_thread_init
+ *       first call of the thread  -> thread_cache() starts it (thread.c)
+ *       no cache (thread exiting) -> straight from the arena
  *       slab class: bin pop, else arena_fill(refill) into the bin
  *       large: large_alloc
  *   free(p)
- *     slab of p owned by this thread's arena and bin not full -> push (fast)
+ *     p in the SuperSlab window, its slab owned by this thread's arena, not
+ *     already the bin's head, bin not full             -> push    (fast)
  *     otherwise tcache_free_slow(p)
- *       NULL / large / foreign pointer      -> validate, large_free
- *       block of another arena              -> remote buffer, batch arena_dalloc
- *       bin full                            -> flush half to arena_dalloc
+ *       not hakmem's / interior / double           -> fatal diagnostic
+ *       large block                                -> large slot, large_free
+ *       block of another arena                     -> remote buffer, batch arena_dalloc
+ *       bin full                                   -> flush half to arena_dalloc
  *
- * The TLS part (tcache_t) starts zeroed: every bin empty with avail 0, so the
- * first malloc and the first free of a thread fall into the slow paths, which
- * initialise it. There is no initialisation check on a fast path.
+ * The cache lives in hakmem's metadata memory, reached through one TLS
+ * pointer (thread.h); a thread that has none points at an empty sentinel, so
+ * neither fast path checks anything about the thread's state.
  */
 #ifndef HAKMEM_TCACHE_H
 #define HAKMEM_TCACHE_H
 
 #include "internal.h"
+#include "lock.h"
 #include "sizeclass.h"
 
 struct arena;
-struct tcache_cold;
+struct chunk;
 
 /* One class of a thread cache. Owner thread only; other threads read the
  * counters racily (relaxed) for statistics. */
@@ -40,32 +44,52 @@ typedef struct tcache_bin {
 
 _Static_assert(sizeof(tcache_bin_t) == 32, "tcache_bin_t indexes by shift");
 
+/* A thread cache. The bins come first: slab_t.bin_off and tiny_bin_off are
+ * byte offsets of a class's bin from the start of the cache. Fields below
+ * the bins are written by the owner thread on slow paths; statistics
+ * readers read them racily under the registry lock. */
 typedef struct tcache {
 	tcache_bin_t bins[NCLASSES];
-	struct arena *arena;        /* the thread's arena; NULL until init */
-	struct tcache_cold *cold;   /* slow-path state; NULL until init */
+	struct arena *arena;               /* the thread's arena; for the sentinels, a
+	                                      value no slab has as owner */
+	uint8_t state;                     /* enum thread_state (thread.h) */
+	uint8_t bound;                     /* thread.arena was written: the binding holds */
+	uint8_t reapable;                  /* `alive` is a locked robust mutex */
+	uint8_t busy[NCLASSES];            /* refilled or flushed since the last drain */
+	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
+	uint32_t events;                   /* slow-path events since the last drain */
+	uint32_t cap[NCLASSES];            /* capacity; avail = cap - cached */
+	uint32_t refill[NCLASSES];         /* blocks per refill */
+	uint64_t nfill[NCLASSES];          /* blocks received from arenas */
+	uint64_t nflush[NCLASSES];         /* blocks given back from the bin */
+	uint64_t nremote_free[NCLASSES];   /* program frees of foreign blocks, and frees
+	                                      that went straight to the arena */
+	uint64_t merged_nmalloc[NCLASSES]; /* already added to arena stats */
+	uint64_t merged_nfree[NCLASSES];
+	uint64_t large_nmalloc, large_nfree;
+	uint64_t large_alloc_bytes, large_free_bytes;
+	struct chunk *large_slot;          /* one freed large block kept for this thread
+	                                      (still counted live by its arena) */
+	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
+	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
+	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
+	                                      linked through their first word */
+	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
+	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
+	unsigned nremote_total;            /* blocks on all remote lists */
+	pthread_mutex_t alive;             /* robust, held by the owner while registered */
+	struct tcache *next, *prev;        /* registry, or the free list [registry lock] */
 } tcache_t;
 
-extern __thread tcache_t tcache_tls __attribute__((tls_model("initial-exec")));
+_Static_assert(offsetof(tcache_t, bins) == 0, "bin offsets count from the cache");
 
-/* The fast paths address the thread cache relative to %fs: one load of the
- * variable's offset from the thread pointer (initial-exec TLS; the linker
- * turns it into a constant in an executable) and %fs-based accesses, instead
- * of materialising its address. */
-typedef __seg_fs tcache_t tcache_fs_t;
-typedef __seg_fs tcache_bin_t tcache_bin_fs_t;
+/* The calling thread's cache (thread.h explains the states). */
+extern __thread tcache_t *tcache_cur __attribute__((tls_model("initial-exec")));
 
-FAST_PATH tcache_fs_t *tcache_fs(void)
+/* The bin at byte offset `off` (class * 32) of cache tc. */
+FAST_PATH tcache_bin_t *tcache_bin_at(tcache_t *tc, unsigned off)
 {
-	uintptr_t off;
-	__asm__("movq tcache_tls@gottpoff(%%rip), %0" : "=r"(off));
-	return (tcache_fs_t *)off;
-}
-
-/* The bin at byte offset `off` (class * 32) of the calling thread's cache. */
-FAST_PATH tcache_bin_fs_t *tcache_fs_bin(tcache_fs_t *tc, unsigned off)
-{
-	return (tcache_bin_fs_t *)((__seg_fs char *)tc + off);
+	return (tcache_bin_t *)((char *)tc + off);
 }
 
 void *tcache_malloc_slow(size_t size) SLOW_PATH;
@@ -75,15 +99,16 @@ void  tcache_free_slow(void *p, bool undo) SLOW_PATH;
 /* Slow-path allocation with alignment (align <= SLAB_MAX_SIZE picks a class
  * whose blocks are aligned; larger ones go to large_alloc). */
 void *tcache_malloc_aligned(size_t size, size_t align);
-/* As tcache_malloc_slow but reports whether the memory is known zero. */
+/* As tcache_malloc_slow, zeroed. */
 void *tcache_calloc_slow(size_t size);
+
+/* Sets up a fresh cache for the calling thread bound to arena a. */
+void tcache_init(tcache_t *tc, struct arena *a);
+/* Gives back every cached block, remote buffer and slot; merges counters. */
+void tcache_drain_all(tcache_t *tc);
 
 /* Flushes every bin and the remote buffer of the calling thread. */
 void tcache_flush_all(void);
-
-/* Thread registry, for statistics: called with the registry locked. */
-void tcache_registry_lock(void);
-void tcache_registry_unlock(void);
 
 /* Per-thread statistics of a thread cache (summed into process totals). */
 typedef struct tcache_stats {
@@ -99,8 +124,6 @@ typedef struct tcache_stats {
 typedef void (*tcache_live_cb)(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc,
                                uint64_t nfree, uint64_t ncached);
 void tcache_stats_sum_live(tcache_live_cb cb, void *ctx);
-/* Bytes mapped for per-thread state. */
-uint64_t tcache_metadata_bytes(void);
 /* Calls cb for every live thread with its large slot: usable bytes held, and
  * slot hits not yet added to its arena's large counters. */
 typedef void (*tcache_slot_cb)(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc,
@@ -117,13 +140,11 @@ void tcache_reload_self(void);
 /* Merges the calling thread's counters into its arena now (epoch). */
 void tcache_merge_self(void);
 
-/* fork handlers */
-void tcache_prefork(void);
-void tcache_postfork_parent(void);
-void tcache_postfork_child(void);
-
-/* Rebinds the calling thread to arena i (flushes its cache first). */
+/* Binds the calling thread to arena i until it writes another (flushes its
+ * cache first). ENOENT if there is no arena i, EFAULT without a cache. */
 int tcache_set_arena(unsigned i);
+/* The calling thread's arena index (starts the thread if needed). */
+int tcache_get_arena(unsigned *i);
 
 /* Process-wide counters of allocations served without a thread cache (during
  * thread exit). */

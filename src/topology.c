@@ -210,11 +210,39 @@ enum arena_mode topology_choose_mode(const topology_t *t, enum arena_mode asked)
 
 unsigned topology_narenas(const topology_t *t, enum arena_mode m)
 {
+	if (m == ARENA_MODE_COUNT)
+		return t->count ? t->count : 1;
 	return m == ARENA_MODE_PERNODE ? t->nnode_ids : t->ncpu_ids;
+}
+
+/* ARENA_MODE_COUNT: arena i serves the (i mod k)-th of the k allowed nodes. */
+static int count_arena_node(const topology_t *t, unsigned arena)
+{
+	if (t->nnodes <= 1)
+		return t->nnodes == 1 ? 0 : -1;
+	uint64_t m = t->node_allowed ? t->node_allowed : 1;
+	unsigned k = arena % (unsigned)__builtin_popcountll(m);
+	while (k--)
+		m &= m - 1;
+	return __builtin_ctzll(m);
+}
+
+/* ARENA_MODE_COUNT: CPU c uses arena c mod n, or the next one that serves its
+ * node. */
+static unsigned count_arena_of(const topology_t *t, unsigned cpu, unsigned node)
+{
+	unsigned n = topology_narenas(t, ARENA_MODE_COUNT);
+	if (t->nnodes > 1 && !t->policy_interleave)
+		for (unsigned k = 0; k < n; k++)
+			if (count_arena_node(t, (cpu + k) % n) == (int)node)
+				return (cpu + k) % n;
+	return cpu % n;
 }
 
 unsigned topology_arena_of(const topology_t *t, enum arena_mode m, unsigned cpu, unsigned node)
 {
+	if (m == ARENA_MODE_COUNT)
+		return count_arena_of(t, cpu, node);
 	if (m == ARENA_MODE_PERNODE) {
 		if (node < t->nnode_ids && node_allowed(t, node))
 			return node;
@@ -227,6 +255,8 @@ int topology_arena_node(const topology_t *t, enum arena_mode m, unsigned arena)
 {
 	if (t->policy_interleave)
 		return -1;
+	if (m == ARENA_MODE_COUNT)
+		return count_arena_node(t, arena);
 	int node;
 	if (m == ARENA_MODE_PERNODE)
 		node = (int)arena;
@@ -244,6 +274,14 @@ void topology_arena_cpus(const topology_t *t, enum arena_mode m, unsigned arena,
 {
 	size_t len = 0;
 	buf[0] = '\0';
+	if (m == ARENA_MODE_COUNT) {
+		for (unsigned c = 0; c < t->ncpu_ids; c++)
+			if (t->cpu_node[c] >= 0 &&
+			    count_arena_of(t, c, (unsigned)t->cpu_node[c]) == arena)
+				len += hm_format(buf + len, len < size ? size - len : 0, "%s%u",
+				                 len ? "," : "", c);
+		return;
+	}
 	unsigned i = 0;
 	while (i < t->ncpu_ids) {
 		bool in = m == ARENA_MODE_PERNODE ? t->cpu_node[i] == (int)arena : i == arena;

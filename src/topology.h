@@ -22,7 +22,9 @@
 enum arena_mode {
 	ARENA_MODE_AUTO = 0,   /* chosen from the topology at start */
 	ARENA_MODE_PERCPU = 1, /* an arena per CPU, tied to its CPU's node */
-	ARENA_MODE_PERNODE = 2 /* an arena per node */
+	ARENA_MODE_PERNODE = 2, /* an arena per node */
+	ARENA_MODE_COUNT = 3    /* opt.narenas arenas (topology_t.count), spread over
+	                           the allowed nodes; a CPU's arena is one of its node's */
 };
 
 typedef struct topology {
@@ -36,6 +38,7 @@ typedef struct topology {
 	bool policy_set;                /* the operator set a memory policy (numactl): keep it */
 	bool policy_interleave;         /* ... and it interleaves: arenas have no node */
 	bool hwloc_loaded;              /* cores known: the hwloc module ran */
+	unsigned count;                 /* arenas of ARENA_MODE_COUNT */
 } topology_t;
 
 extern topology_t g_topo; /* [written at init and by topology_load under its lock] */
@@ -52,7 +55,8 @@ void topology_prefork(void);
 void topology_postfork_parent(void);
 void topology_postfork_child(void);
 
-/* Mapping (pure functions of the table, unit-tested on synthetic topologies). */
+/* Mapping (pure functions of the table, unit-tested on synthetic topologies):
+ * the one binding rule, for every mode. */
 enum arena_mode topology_choose_mode(const topology_t *t, enum arena_mode asked);
 unsigned topology_narenas(const topology_t *t, enum arena_mode m);
 /* The arena for a thread running on cpu/node. */
