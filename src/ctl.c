@@ -55,6 +55,7 @@ typedef union ctl_val {
 } ctl_val_t;
 
 #define MIB_MAX 3
+#define U64_ANY INT64_MAX
 
 typedef struct ctl_key {
 	const char *name;   /* dotted; '#' is an index */
@@ -65,7 +66,7 @@ typedef struct ctl_key {
 	int (*get)(const struct ctl_key *k, const size_t *ix, ctl_val_t *v);
 	int (*set)(const struct ctl_key *k, const size_t *ix, const ctl_val_t *v);
 	size_t arg;         /* handler argument: an offset, a field number */
-	int64_t min, max;   /* accepted range of integer writes */
+	int64_t min, max;   /* accepted range of integer writes (U64_ANY: every uint64_t) */
 	unsigned (*limit[2])(void); /* bound of each index */
 } ctl_key_t;
 
@@ -103,8 +104,10 @@ static void conf_bump(void)
 static unsigned lim_narenas(void)  { return g_narenas; }
 static unsigned lim_tiny(void)     { return TINY_NCLASSES; }
 static unsigned lim_classes(void)  { return NCLASSES; }
-static unsigned lim_nodes(void)    { topology_load(); return g_topo.nnode_ids; }
-static unsigned lim_cpus(void)     { topology_load(); return g_topo.ncpu_ids; }
+/* The id ranges come from sysfs at start-up: checking an index loads nothing
+ * (the conf string is applied inside initialisation, where hwloc cannot). */
+static unsigned lim_nodes(void)    { return g_topo.nnode_ids; }
+static unsigned lim_cpus(void)     { return g_topo.ncpu_ids; }
 
 /* ---- handlers ---- */
 
@@ -509,7 +512,7 @@ static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 
 static const ctl_key_t g_keys[] = {
 	{ "version", T_STRING, M_R, "", "library version", get_version, NULL, 0, 0, 0, NOLIM },
-	{ "epoch", T_U64, M_RW | M_NOCONF, "", "writing any value refreshes the statistics snapshot; reading gives its number", get_epoch, set_epoch, 0, 0, INT64_MAX, NOLIM },
+	{ "epoch", T_U64, M_RW | M_NOCONF, "", "writing any value refreshes the statistics snapshot; reading gives its number", get_epoch, set_epoch, 0, 0, U64_ANY, NOLIM },
 
 	{ "tiny.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity limit of every class; 0 turns caching off (every free checked)", get_conf_u32, set_conf_u32, CONF_OFF(tiny_fast_cap), 0, FAST_CAP_MAX, NOLIM },
 	{ "tiny.cache_bytes", T_SIZE, M_RW, "bytes", "a thread cache holds about this many bytes of each class (at least 16 blocks of a tiny class, at most tiny.fast_cap)", get_cache_bytes, set_cache_bytes, 0, 0, 64 << 20, NOLIM },
@@ -541,7 +544,7 @@ static const ctl_key_t g_keys[] = {
 	{ "topology.hwloc", T_BOOL, M_R, "", "whether the hwloc module is loaded (reading this loads it)", get_topo_hwloc, NULL, 0, 0, 0, NOLIM },
 	{ "thread.node", T_INT, M_R, "node", "NUMA node the calling thread runs on", get_thread_node, NULL, 0, 0, 0, NOLIM },
 	{ "thread.cpu", T_UNSIGNED, M_R, "cpu", "CPU the calling thread runs on", get_thread_cpu, NULL, 0, 0, 0, NOLIM },
-	{ "thread.arena", T_UNSIGNED, M_RW | M_NOCONF, "arena", "the calling thread's arena; writing rebinds it", get_thread_arena, set_thread_arena, 0, 0, INT32_MAX, NOLIM },
+	{ "thread.arena", T_UNSIGNED, M_RW | M_NOCONF, "arena", "the calling thread's arena; writing binds the thread to an arena until it writes another", get_thread_arena, set_thread_arena, 0, 0, UINT32_MAX, NOLIM },
 	{ "thread.tcache.flush", T_VOID, M_W | M_NOCONF, "", "empty the calling thread's cache", NULL, set_thread_flush, 0, 0, 0, NOLIM },
 	{ "thread.allocated", T_U64, M_R, "bytes", "bytes allocated by the calling thread (block sizes)", get_thread_bytes, NULL, 0, 0, 0, NOLIM },
 	{ "thread.deallocated", T_U64, M_R, "bytes", "bytes freed by the calling thread (block sizes)", get_thread_bytes, NULL, 1, 0, 0, NOLIM },
@@ -618,7 +621,9 @@ EXPORT int hakmem_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp)
 {
 	if (name == NULL || mibp == NULL || miblenp == NULL)
 		return EINVAL;
+	int saved = errno;
 	hakmem_init();
+	errno = saved;
 	for (size_t i = 0; i < NKEYS; i++) {
 		size_t ix[2] = { 0, 0 };
 		if (!key_match(g_keys[i].name, name, ix))
@@ -675,9 +680,10 @@ static int ctl_call(const ctl_key_t *k, const size_t *ix, void *oldp, size_t *ol
 			return EINVAL;
 		if (k->type == T_STRING && nv.s == NULL)
 			return EINVAL;
-		if (k->type == T_U64 && nv.u64 > (uint64_t)k->max)
+		if (k->type == T_U64 && k->max != U64_ANY && nv.u64 > (uint64_t)k->max)
 			return EINVAL;
 	}
+	int saved = errno; /* hakmem_ctl reports through its result, never errno */
 	lock_acquire(&g_ctl_lock);
 	int err = 0;
 	if (reading)
@@ -685,6 +691,7 @@ static int ctl_call(const ctl_key_t *k, const size_t *ix, void *oldp, size_t *ol
 	if (err == 0 && (writing || k->type == T_VOID))
 		err = k->set(k, ix, &nv);
 	lock_release(&g_ctl_lock);
+	errno = saved;
 	if (err)
 		return err;
 	if (reading)
@@ -697,7 +704,9 @@ EXPORT int hakmem_ctl_bymib(const size_t *mib, size_t miblen, void *oldp, size_t
 {
 	if (mib == NULL || miblen == 0 || mib[0] >= NKEYS)
 		return ENOENT;
+	int saved = errno;
 	hakmem_init();
+	errno = saved;
 	const ctl_key_t *k = &g_keys[mib[0]];
 	int n = key_nindex(k);
 	if (miblen != (size_t)(1 + n))
@@ -745,7 +754,7 @@ static int parse_int(const char *s, size_t n, int64_t *out)
 		neg = true;
 		i = 1;
 	}
-	if (i == n)
+	if (i == n || s[i] < '0' || s[i] > '9') /* "k" alone is no number */
 		return EINVAL;
 	uint64_t v = 0;
 	for (; i < n; i++) {
@@ -775,21 +784,31 @@ static int parse_int(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+/* The first characters of a conf entry, for a diagnostic (hm_log escapes
+ * control characters, so the text cannot forge a line of its own). */
+static const char *conf_excerpt(char *buf, size_t size, const char *e, size_t len)
+{
+	if (len < size) {
+		memcpy(buf, e, len);
+		buf[len] = '\0';
+	} else {
+		memcpy(buf, e, size - 4);
+		memcpy(buf + size - 4, "...", 4);
+	}
+	return buf;
+}
+
 static void conf_entry(const char *e, size_t len, const char *origin)
 {
-	char name[96], value[256];
+	char name[96], value[256], ent[64];
 	const char *eq = memchr(e, '=', len);
 	if (eq == NULL) {
-		char ent[96];
-		size_t n = len < sizeof ent - 1 ? len : sizeof ent - 1;
-		memcpy(ent, e, n);
-		ent[n] = '\0';
-		hm_log("%s: entry '%s' has no '=': skipped", origin, ent);
+		hm_log("%s: entry '%s' has no '=': skipped", origin, conf_excerpt(ent, sizeof ent, e, len));
 		return;
 	}
 	size_t nlen = (size_t)(eq - e), vlen = len - nlen - 1;
 	if (nlen >= sizeof name || vlen >= sizeof value) {
-		hm_log("%s: entry too long: skipped", origin);
+		hm_log("%s: entry '%s' too long: skipped", origin, conf_excerpt(ent, sizeof ent, e, len));
 		return;
 	}
 	memcpy(name, e, nlen);

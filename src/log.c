@@ -154,15 +154,33 @@ size_t hm_format(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
+/* One line: control characters in the text (a conf string from the
+ * environment, say) are written escaped, so no text can start a line of its
+ * own. */
 static void hm_vlog(const char *fmt, va_list ap)
 {
-	char line[512];
-	size_t n = hm_format(line, sizeof line, "hakmem: ");
-	n += hm_vformat(line + n, sizeof line - n, fmt, ap);
-	if (n > sizeof line - 2)
-		n = sizeof line - 2;
-	line[n++] = '\n';
-	os_write_all(2, line, n);
+	static const char hex[] = "0123456789abcdef";
+	char text[512], line[1024];
+	size_t n = hm_vformat(text, sizeof text, fmt, ap);
+	if (n > sizeof text - 1)
+		n = sizeof text - 1;
+	size_t len = hm_format(line, sizeof line, "hakmem: ");
+	for (size_t i = 0; i < n && len + 5 < sizeof line; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c >= 0x20 && c != 0x7f && c != '\\') {
+			line[len++] = (char)c;
+		} else if (c == '\n' || c == '\t' || c == '\\') {
+			line[len++] = '\\';
+			line[len++] = c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+		} else {
+			line[len++] = '\\';
+			line[len++] = 'x';
+			line[len++] = hex[c >> 4];
+			line[len++] = hex[c & 15];
+		}
+	}
+	line[len++] = '\n';
+	os_write_all(2, line, len);
 }
 
 void hm_log(const char *fmt, ...)

@@ -341,6 +341,8 @@ static void tcache_follow(tcache_t *tc)
 	if (a == tc->arena)
 		return;
 	if (a->node == tc->arena->node) {
+		if (g_arena_mode == ARENA_MODE_COUNT) /* CPUs share arenas: stay */
+			return;
 		tcache_merge_all(tc); /* counts go to the arena they happened in */
 		tc->arena = a;
 	} else if (!g_topo.policy_set) {
