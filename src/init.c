@@ -61,16 +61,16 @@ static void prefork(void)
 	ctl_prefork();
 	topology_prefork();
 	thread_prefork();
-	superslab_prefork();
 	arenas_lock_all();
+	superslab_prefork();
 }
 
 static void postfork_parent(void)
 {
 	if (!g_fork_locked)
 		return;
-	arenas_unlock_all();
 	superslab_postfork_parent();
+	arenas_unlock_all();
 	thread_postfork_parent();
 	topology_postfork_parent();
 	ctl_postfork_parent();

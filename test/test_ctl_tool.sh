@@ -232,9 +232,12 @@ all(sum(a["classes"].get(k, {}).get("curregs", 0) for a in j["stats"]["arenas"].
 import json, sys
 s = json.load(open(sys.argv[1]))["stats"]
 rows = {}
+in_table = False
 for line in open(sys.argv[2]):
     f = line.split()
-    if f and f[0].isdigit():
+    if f and f[0] == "class":
+        in_table = True  # the memory lines above may start with a number too
+    elif in_table and f and f[0].isdigit():
         rows[int(f[0])] = f
 want = {}
 for a in s["arenas"].values():
