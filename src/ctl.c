@@ -553,7 +553,7 @@ static const ctl_key_t g_keys[] = {
 	{ "stats.active", T_SIZE, M_R, "bytes", "bytes of slabs and large mappings holding a live block", get_snap_u64, NULL, SNAP_OFF(active), 0, 0, NOLIM },
 	{ "stats.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings in memory (mincore)", get_snap_u64, NULL, SNAP_OFF(resident), 0, 0, NOLIM },
 	{ "stats.mapped", T_SIZE, M_R, "bytes", "bytes mapped for blocks", get_snap_u64, NULL, SNAP_OFF(mapped), 0, 0, NOLIM },
-	{ "stats.retained", T_SIZE, M_R, "bytes", "bytes mapped but returned to the OS", get_snap_u64, NULL, SNAP_OFF(retained), 0, 0, NOLIM },
+	{ "stats.retained", T_SIZE, M_R, "bytes", "address space hakmem keeps without memory: purged pages of its mappings, and the placeholders of given-back SuperSlabs", get_snap_u64, NULL, SNAP_OFF(retained), 0, 0, NOLIM },
 	{ "stats.metadata", T_SIZE, M_R, "bytes", "bytes of hakmem's own structures", get_snap_u64, NULL, SNAP_OFF(metadata), 0, 0, NOLIM },
 	{ "stats.nmalloc", T_U64, M_R, "allocations", "allocations hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nmalloc), 0, 0, NOLIM },
 	{ "stats.nfree", T_U64, M_R, "frees", "frees hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nfree), 0, 0, NOLIM },

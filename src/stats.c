@@ -149,7 +149,7 @@ int stats_refresh(snapshot_t *s)
 	s->allocated = allocated;
 	s->active = active > allocated ? active : allocated;
 	s->mapped = mapped;
-	s->retained = retained;
+	s->retained = retained + superslab_retained_vm(); /* and the placeholders of destroyed SuperSlabs */
 	s->resident = resident;
 	s->metadata = ALIGN_UP(sizeof(arena_t) * g_narenas, PAGE_SIZE) + thread_metadata_bytes() +
 	              nss * SS_HEADER_SIZE + ALIGN_UP(sizeof(arena_stats_t) * g_narenas, PAGE_SIZE);
