@@ -1,0 +1,21 @@
+## test/lifecycle.mk - tests of the allocator's lifecycle edges and of ctl and
+## conf corner cases. Included by test/local.mk (after its TEST_CFLAGS).
+##
+##   test/test_lifecycle   thread start and exit: free() as a thread's first
+##                         call, key destructors that run after hakmem's own
+##                         thread teardown (free, aligned and plain allocation),
+##                         a first allocation in the last destructor round;
+##                         fork (tst-malloc-fork-deadlock's and tst-mallocfork2's
+##                         scenarios, a fork storm); pointers hakmem did not
+##                         allocate; immediate double frees; an interior pointer
+##                         freed before thread exit; thread.arena writes that
+##                         must stick. Every risky case runs in a child process
+##                         under a watchdog: a crash or hang is one failure.
+
+check_PROGRAMS += test/test_lifecycle
+
+test_test_lifecycle_SOURCES = test/test_lifecycle.c test/expect.h
+test_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
+test_test_lifecycle_LDADD = libhakmem.la -lpthread -ldl
+
+TESTS += test/test_lifecycle
