@@ -11,11 +11,19 @@
 ##                         freed before thread exit; thread.arena writes that
 ##                         must stick. Every risky case runs in a child process
 ##                         under a watchdog: a crash or hang is one failure.
+##   test/test_ctl_edges   conf entries with topology-indexed keys, errno kept
+##                         by hakmem_ctl, number suffixes without digits, conf
+##                         diagnostics that cannot forge lines and name long
+##                         entries, epoch and thread.arena range errors.
 
-check_PROGRAMS += test/test_lifecycle
+check_PROGRAMS += test/test_lifecycle test/test_ctl_edges
 
 test_test_lifecycle_SOURCES = test/test_lifecycle.c test/expect.h
 test_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
 test_test_lifecycle_LDADD = libhakmem.la -lpthread -ldl
 
-TESTS += test/test_lifecycle
+test_test_ctl_edges_SOURCES = test/test_ctl_edges.c test/expect.h
+test_test_ctl_edges_CFLAGS = $(TEST_CFLAGS)
+test_test_ctl_edges_LDADD = libhakmem.la -ldl
+
+TESTS += test/test_lifecycle test/test_ctl_edges
