@@ -15,6 +15,8 @@
 ##                         by hakmem_ctl, number suffixes without digits, conf
 ##                         diagnostics that cannot forge lines and name long
 ##                         entries, epoch and thread.arena range errors.
+##   test/man_render.sh    doc/hakmem.3 renders its words apart (groff; skipped
+##                         without it).
 
 check_PROGRAMS += test/test_lifecycle test/test_ctl_edges
 
@@ -26,4 +28,5 @@ test_test_ctl_edges_SOURCES = test/test_ctl_edges.c test/expect.h
 test_test_ctl_edges_CFLAGS = $(TEST_CFLAGS)
 test_test_ctl_edges_LDADD = libhakmem.la -ldl
 
-TESTS += test/test_lifecycle test/test_ctl_edges
+TESTS += test/test_lifecycle test/test_ctl_edges test/man_render.sh
+EXTRA_DIST += test/man_render.sh
