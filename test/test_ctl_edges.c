@@ -257,6 +257,8 @@ static void test_conf_topology_key(void)
 		test_skip("topology.hwloc is false even without a conf string:\n%s%s", out, err);
 		return;
 	}
+	/* hwloc names CPU 0's core here (else only topology.hwloc is checked). */
+	bool have_core = atoi(line_value(out, "topology.cpu.0.core=", v2, sizeof v2)) >= 0;
 	/* Each entry is refused (read-only, or out of range), with one line; the
 	 * topology is whole afterwards. */
 	static const char *const confs[] = {
@@ -270,7 +272,7 @@ static void test_conf_topology_key(void)
 			continue;
 		line_value(out, "topology.hwloc=", v1, sizeof v1);
 		line_value(out, "topology.cpu.0.core=", v2, sizeof v2);
-		bool whole = strcmp(v1, "true (0)") == 0 && atoi(v2) >= 0;
+		bool whole = strcmp(v1, "true (0)") == 0 && (!have_core || atoi(v2) >= 0);
 		expect_true(whole,
 		            "after HAKMEM_CONF=%s: topology.hwloc=%s, topology.cpu.0.core=%s (want true "
 		            "and >= 0)", confs[i], v1, v2);
@@ -395,9 +397,10 @@ static void test_conf_long_entry_named(void)
 	expect_line(out, "tiny.refill=32 (0)");
 	expect_int_eq(count_lines(err, NULL, NULL), 2, "two bad entries, two lines: %s",
 	              flat(err, fl, sizeof fl));
-	expect_int_eq(count_lines(err, "tiny.refill", NULL), 1,
+	/* Named by at least their first 8 characters. */
+	expect_int_eq(count_lines(err, "tiny.ref", NULL), 1,
 	              "the diagnostic of the over-long value names its entry: %s", flat(err, fl, sizeof fl));
-	expect_int_eq(count_lines(err, "decay_ms_xxxx", NULL), 1,
+	expect_int_eq(count_lines(err, "decay_ms", NULL), 1,
 	              "the diagnostic of the over-long key names its entry: %s", flat(err, fl, sizeof fl));
 	for (const char *p = err; *p;) {
 		const char *e = strchr(p, '\n');

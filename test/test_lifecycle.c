@@ -461,6 +461,18 @@ static bool expect_child_abort(const char *what, const child_t *r, const char *n
 
 /* ---- threads -------------------------------------------------------------- */
 
+/* Keeps the calling thread on the CPU it runs on (best effort). */
+static void pin_to_current_cpu(void)
+{
+	int cpu = sched_getcpu();
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof set, &set);
+}
+
 static pthread_t spawn(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;
@@ -1467,7 +1479,13 @@ static int c_double_free(void *arg)
 {
 	df_case_t *c = arg;
 	size_t size = c->size;
+	/* p must come from this thread's arena (so that its free goes to the
+	 * thread's bin, not to the remote buffer): stay on one CPU (an arena
+	 * per CPU follows the thread at refills) and empty the cache, so the
+	 * blocks below come from the arena the thread is bound to now. */
+	pin_to_current_cpu();
 	churn_a_little(10);
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 	void *q[16];
 	int nq = 0;
 	if (c->mode != 0) {
@@ -1587,13 +1605,7 @@ static void test_interior_free_thread_exit(void)
 static void *t_arena(void *arg)
 {
 	/* On one CPU, so that "the CPU's arena" is one arena, not k. */
-	int cpu = sched_getcpu();
-	if (cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		sched_setaffinity(0, sizeof set, &set);
-	}
+	pin_to_current_cpu();
 	free(malloc(1));
 	unsigned n = 0, cur = 0, k;
 	if (ctl_get_u("arenas.narenas", &n) != 0 || ctl_get_u("thread.arena", &cur) != 0) {
