@@ -50,6 +50,7 @@ TESTS += \
 	$(HAKMEM_TEST_SH)
 
 EXTRA_DIST += $(HAKMEM_TEST_SH) test/preload_common.sh
+include test/lifecycle.mk
 
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)

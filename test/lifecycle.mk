@@ -1,0 +1,32 @@
+## test/lifecycle.mk - tests of the allocator's lifecycle edges and of ctl and
+## conf corner cases. Included by test/local.mk (after its TEST_CFLAGS).
+##
+##   test/test_lifecycle   thread start and exit: free() as a thread's first
+##                         call, key destructors that run after hakmem's own
+##                         thread teardown (free, aligned and plain allocation),
+##                         a first allocation in the last destructor round;
+##                         fork (tst-malloc-fork-deadlock's and tst-mallocfork2's
+##                         scenarios, a fork storm); pointers hakmem did not
+##                         allocate; immediate double frees; an interior pointer
+##                         freed before thread exit; thread.arena writes that
+##                         must stick. Every risky case runs in a child process
+##                         under a watchdog: a crash or hang is one failure.
+##   test/test_ctl_edges   conf entries with topology-indexed keys, errno kept
+##                         by hakmem_ctl, number suffixes without digits, conf
+##                         diagnostics that cannot forge lines and name long
+##                         entries, epoch and thread.arena range errors.
+##   test/man_render.sh    doc/hakmem.3 renders its words apart (groff; skipped
+##                         without it).
+
+check_PROGRAMS += test/test_lifecycle test/test_ctl_edges
+
+test_test_lifecycle_SOURCES = test/test_lifecycle.c test/expect.h
+test_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
+test_test_lifecycle_LDADD = libhakmem.la -lpthread -ldl
+
+test_test_ctl_edges_SOURCES = test/test_ctl_edges.c test/expect.h
+test_test_ctl_edges_CFLAGS = $(TEST_CFLAGS)
+test_test_ctl_edges_LDADD = libhakmem.la -ldl
+
+TESTS += test/test_lifecycle test/test_ctl_edges test/man_render.sh
+EXTRA_DIST += test/man_render.sh
