@@ -178,12 +178,11 @@ size_t large_usable(const void *p)
 
 static void large_unmap(chunk_t *c)
 {
-	void *user = c->large.user;
 	void *base = c->large.map_base;
 	size_t size = c->large.map_size;
 	c->magic = 0;
 	if (c->huge_align)
-		registry_remove_huge(user);
+		registry_remove_huge(c + 1); /* the block starts right above its header */
 	else
 		registry_remove(c);
 	os_unmap(base, size);
