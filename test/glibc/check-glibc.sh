@@ -183,7 +183,7 @@ mkdir -p "$O" || die "mkdir $O"
 stamp="$tarball $(stat -c '%s %Y' "$tarball")"
 if [ ! -f "$O/src/.stamp" ] || [ "$(cat "$O/src/.stamp")" != "$stamp" ]; then
 	echo "== check-glibc: unpacking $tarball"
-	rm -rf "$O/src" "$O/obj" "$O/lib" "$O/bin" "$O/log" "$O/src.tmp"
+	rm -rf "${O:?}/src" "${O:?}/obj" "${O:?}/lib" "${O:?}/bin" "${O:?}/log" "${O:?}/src.tmp"
 	mkdir -p "$O/src.tmp" || die "mkdir $O/src.tmp"
 	tar -xJf "$tarball" -C "$O/src.tmp" \
 		"$top/malloc" "$top/support" "$top/include" "$top/test-skeleton.c" \
