@@ -9,6 +9,7 @@ PACKAGES=(
 	libnuma-dev libhwloc-dev numactl                        # topology and placement
 	python3 perl sqlite3 valgrind                           # tests and benchmarks
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4        # the peers we compare with
+	glibc-source                                            # make check-glibc: glibc's malloc tests
 )
 
 missing=()

@@ -26,6 +26,13 @@ case $(tail -n 1 check-numa.log) in
 "check-numa: SKIP"*) skip=$((skip + 1)); echo "SKIP  check-numa"; tail -n 3 check-numa.log ;;
 *) fail=$((fail + 1)); echo "FAIL  check-numa"; grep -E '^(FAIL|check-numa:)' check-numa.log | head -n 40 ;;
 esac
+# glibc's own malloc tests (malloc/tst-*.c of glibc-source) under hakmem.
+make check-glibc >check-glibc.log 2>&1
+case $(tail -n 1 check-glibc.log) in
+"check-glibc: PASS"*) pass=$((pass + 1)); echo "PASS  check-glibc" ;;
+"check-glibc: SKIP"*) skip=$((skip + 1)); echo "SKIP  check-glibc"; tail -n 3 check-glibc.log ;;
+*) fail=$((fail + 1)); echo "FAIL  check-glibc"; grep -E '^(FAIL|check-glibc:)' check-glibc.log | head -n 40 ;;
+esac
 if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
 	[ -f test-suite.log ] && sed -n '1,200p' test-suite.log
 	[ "$fail" -eq 0 ] && fail=1

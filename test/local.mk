@@ -60,3 +60,4 @@ AM_TESTS_ENVIRONMENT = \
 	PYTHON3='$(PYTHON3)'; export PYTHON3;
 include test/ctl.mk
 include test/numa.mk
+include test/glibc.mk
