@@ -103,30 +103,14 @@ static size_t unit_purge_bytes(unsigned idx)
 	return SLAB_SIZE - (superslab_unit_start(idx) - (size_t)idx * SLAB_SIZE);
 }
 
-/* A free unit for class cls, initialised; bin lock held. */
-static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
+/* Takes a free unit of one of x's SuperSlabs for class cls, preferring one
+ * that last served this class with its pages still resident: the same layout
+ * touches no new pages (a unit reused by another class gets its blocks' first
+ * and last pages touched at new offsets). Then any resident unit, then the
+ * first SuperSlab's first free unit. x->ss_lock held; x->ss_avail not NULL. */
+static superslab_t *ss_take_unit_locked(arena_t *x, unsigned cls, unsigned *out)
 {
-	lock_acquire(&a->ss_lock);
-	chunk_t *c = a->ss_avail;
-	if (c == NULL) {
-		lock_release(&a->ss_lock);
-		void *mem = superslab_map();
-		if (mem == NULL)
-			return NULL;
-		arena_place(a, mem, SS_SIZE); /* before the first touch */
-		superslab_t *fresh = superslab_init(mem, a);
-		registry_add(fresh);
-		lock_acquire(&a->ss_lock);
-		fresh->hdr.ss.all_next = a->ss_all;
-		a->ss_all = &fresh->hdr;
-		a->nss++;
-		ss_avail_push(a, &fresh->hdr);
-		c = a->ss_avail;
-	}
-	/* Prefer a free unit that last served this class, with its pages still
-	 * resident: the same layout touches no new pages (a unit reused by another
-	 * class gets its blocks' first and last pages touched at new offsets).
-	 * Then any resident unit, then the first SuperSlab's first free unit. */
+	chunk_t *c = x->ss_avail;
 	unsigned idx = SLABS_PER_SS;
 	int scanned = 0;
 	for (chunk_t *t = c; t != NULL && scanned < 8 && idx == SLABS_PER_SS; t = t->ss.next, scanned++) {
@@ -153,9 +137,80 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 	c->ss.free_units &= ~bit;
 	c->ss.dirty_units &= ~bit;
 	if (was_purged)
-		a->retained -= unit_purge_bytes(idx);
+		x->retained -= unit_purge_bytes(idx);
 	if (c->ss.free_units == 0)
-		ss_avail_remove(a, c);
+		ss_avail_remove(x, c);
+	*out = idx;
+	return ss;
+}
+
+/* Under a memory or address-space limit no SuperSlab can be mapped: a free
+ * unit of another arena's SuperSlab serves, its node's first. The unit stays
+ * its SuperSlab's (arena_slab_release gives it back there); the slab is a's.
+ * a's bin lock held: bin, then another arena's ss_lock, never the reverse. */
+static slab_t *arena_slab_steal(arena_t *a, unsigned cls)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < g_narenas; i++) {
+			arena_t *x = &g_arenas[i];
+			if (x == a || !arena_ready(x) || (pass == 0) != (x->node == a->node))
+				continue;
+			if (atomic_load_relaxed(&x->ss_avail) == NULL) /* racy peek */
+				continue;
+			lock_acquire(&x->ss_lock);
+			if (x->ss_avail != NULL) {
+				unsigned idx;
+				superslab_t *ss = ss_take_unit_locked(x, cls, &idx);
+				lock_release(&x->ss_lock);
+				superslab_slab_init(ss, idx, cls, a);
+				return &ss->slabs[idx];
+			}
+			lock_release(&x->ss_lock);
+		}
+	}
+	return NULL;
+}
+
+/* A free unit for class cls, initialised; bin lock held. */
+static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
+{
+	lock_acquire(&a->ss_lock);
+	if (a->ss_avail == NULL && a->ss_partial) {
+		/* A SuperSlab with units missing (an address-space limit) grows
+		 * by one first: 64 KiB where a new one would take 2 MiB. */
+		a->ss_partial = 0;
+		for (chunk_t *c = a->ss_all; c != NULL; c = c->ss.all_next) {
+			if (c->ss.mapped_units == SS_ALL_UNITS)
+				continue;
+			a->ss_partial = 1;
+			int i = superslab_grow((superslab_t *)c);
+			if (i < 0)
+				break; /* the limit: so would any other */
+			arena_place(a, (char *)c + (size_t)i * SLAB_SIZE, SLAB_SIZE);
+			c->ss.free_units |= 1u << i;
+			if (!c->on_avail)
+				ss_avail_push(a, c);
+			break;
+		}
+	}
+	if (a->ss_avail == NULL) {
+		lock_release(&a->ss_lock);
+		uint32_t units;
+		void *mem = superslab_map(&units);
+		if (mem == NULL)
+			return arena_slab_steal(a, cls);
+		arena_place(a, mem, (size_t)__builtin_popcount(units) * SLAB_SIZE); /* before the first touch */
+		superslab_t *fresh = superslab_init(mem, a, units);
+		registry_add(fresh);
+		lock_acquire(&a->ss_lock);
+		fresh->hdr.ss.all_next = a->ss_all;
+		a->ss_all = &fresh->hdr;
+		a->nss++;
+		a->ss_partial |= units != SS_ALL_UNITS;
+		ss_avail_push(a, &fresh->hdr);
+	}
+	unsigned idx;
+	superslab_t *ss = ss_take_unit_locked(a, cls, &idx);
 	lock_release(&a->ss_lock);
 	superslab_slab_init(ss, idx, cls, a);
 	return &ss->slabs[idx];
@@ -163,10 +218,13 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 
 static void arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
-/* Slab s is empty: give its unit back to the SuperSlab. Bin lock held. */
-static void arena_slab_release(arena_t *a, slab_t *s)
+/* Slab s is empty: give its unit back to its SuperSlab, under the lock of
+ * the SuperSlab's arena (a unit may serve another arena: arena_slab_steal).
+ * Bin lock held. */
+static void arena_slab_release(slab_t *s)
 {
 	superslab_t *ss = (superslab_t *)ptr_chunk(s);
+	arena_t *a = ss->hdr.arena;
 	unsigned idx = s->index;
 	uint64_t now = os_now_ns();
 	lock_acquire(&a->ss_lock);
@@ -175,11 +233,11 @@ static void arena_slab_release(arena_t *a, slab_t *s)
 	chunk_t *c = &ss->hdr;
 	c->ss.free_units |= 1u << idx;
 	c->ss.dirty_units |= 1u << idx;
-	if (c->ss.free_units == 0xffffffffu)
+	if (c->ss.free_units == c->ss.mapped_units)
 		c->ss.empty_since = now;
 	if (!c->on_avail) {
 		ss_avail_push(a, c);
-	} else if (c->ss.free_units == 0xffffffffu && c->ss.next != NULL) {
+	} else if (c->ss.free_units == c->ss.mapped_units && c->ss.next != NULL) {
 		/* Move empty SuperSlabs to the back so they can decay. */
 		ss_avail_remove(a, c);
 		chunk_t *t = a->ss_avail;
@@ -213,7 +271,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 	while (*link) {
 		chunk_t *c = *link;
 		superslab_t *ss = (superslab_t *)c;
-		if (c->ss.free_units == 0xffffffffu && now - c->ss.empty_since >= delay) {
+		if (c->ss.free_units == c->ss.mapped_units && now - c->ss.empty_since >= delay) {
 			/* Whole SuperSlab free past the delay: unmap it. */
 			*link = c->ss.all_next;
 			if (c->on_avail)
@@ -240,7 +298,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 				next = since + delay;
 			}
 		}
-		if (c->ss.free_units == 0xffffffffu && c->ss.empty_since + delay < next)
+		if (c->ss.free_units == c->ss.mapped_units && c->ss.empty_since + delay < next)
 			next = c->ss.empty_since + delay;
 		link = &c->ss.all_next;
 	}
@@ -267,7 +325,7 @@ static void arena_release_empties(arena_t *a, uint64_t now, bool force)
 		if (s != NULL && now - b->empty_since >= delay && now >= b->empty_since) {
 			b->empty = NULL;
 			b->curslabs--;
-			arena_slab_release(a, s);
+			arena_slab_release(s);
 		}
 		lock_release(&b->lock);
 	}
@@ -297,6 +355,45 @@ void arena_purge(arena_t *a, bool force)
 	arena_purge_locked(a, now, force);
 	lock_release(&a->ss_lock);
 	large_cache_purge(a, now, force);
+}
+
+/* Unmaps the free units (but unit 0, with the header) of a's SuperSlabs that
+ * still have blocks: under an address-space limit purged pages still count. */
+static void arena_shrink(arena_t *a)
+{
+	lock_acquire(&a->ss_lock);
+	for (chunk_t *c = a->ss_all; c != NULL; c = c->ss.all_next) {
+		uint32_t m = c->ss.free_units & ~1u;
+		if (m == 0)
+			continue;
+		superslab_t *ss = (superslab_t *)c;
+		while (m) {
+			unsigned i = (unsigned)__builtin_ctz(m);
+			m &= m - 1;
+			if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
+				a->retained -= unit_purge_bytes(i);
+			ss->slabs[i].free_since = 0;
+			superslab_shrink(ss, i);
+		}
+		c->ss.free_units &= c->ss.mapped_units;
+		c->ss.dirty_units &= c->ss.mapped_units;
+		a->ss_partial = 1;
+		if (c->ss.free_units == 0 && c->on_avail)
+			ss_avail_remove(a, c);
+	}
+	lock_release(&a->ss_lock);
+}
+
+void arenas_reclaim(void)
+{
+	for (unsigned i = 0; i < g_narenas; i++)
+		if (arena_ready(&g_arenas[i]))
+			arena_purge(&g_arenas[i], true);
+	superslab_release_vm();
+	if (os_as_limited())
+		for (unsigned i = 0; i < g_narenas; i++)
+			if (arena_ready(&g_arenas[i]))
+				arena_shrink(&g_arenas[i]);
 }
 
 static void bin_partial_push(bin_t *b, slab_t *s)
@@ -435,7 +532,7 @@ static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 		b->empty_since = os_now_ns();
 		if (old != NULL) {
 			b->curslabs--;
-			arena_slab_release(a, old);
+			arena_slab_release(old);
 		}
 	} else if (!s->in_partial) {
 		bin_partial_push(b, s);

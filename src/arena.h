@@ -47,6 +47,7 @@ typedef struct arena {
 	chunk_t *ss_avail;    /* SuperSlabs with free units */
 	chunk_t *ss_all;      /* every SuperSlab */
 	uint64_t nss;         /* SuperSlabs mapped */
+	uint64_t ss_partial;  /* some may have units unmapped (an address-space limit) */
 	uint64_t retained;    /* bytes purged back to the OS and still mapped */
 	uint64_t next_purge;  /* ns: earliest time the next decay pass runs */
 	uint64_t next_tick;   /* ns: when arena_decay_tick next works [atomic, a hint] */
@@ -114,6 +115,11 @@ void arena_decay_tick(arena_t *a);
 
 /* Returns decayed memory to the OS; `force` purges all free memory now. */
 void arena_purge(arena_t *a, bool force);
+
+/* Before an allocation fails for want of memory or address space: returns
+ * every arena's free memory now (kept empty slabs, empty SuperSlabs, cached
+ * large mappings) and the SuperSlab placeholders. No lock held. */
+void arenas_reclaim(void);
 
 /* Checks that p is the start of a block of an active slab (fatal otherwise)
  * and returns its slab. Pre: registry_lookup(p) found a SuperSlab. */

@@ -58,14 +58,13 @@ static void live_remove(arena_t *a, chunk_t *c)
 	c->large.next = c->large.prev = NULL;
 }
 
-/* A mapping for a large block; under an address-space limit, the SuperSlab
- * placeholders make room first. */
+/* A mapping for a large block; under a memory or address-space limit, what
+ * every arena keeps free is given back first. */
 static int large_map(size_t size, size_t align, void **out)
 {
 	if (os_map_aligned(size, align, OS_WINDOW_LARGE, out) == 0)
 		return 0;
-	if (superslab_release_vm() == 0)
-		return ENOMEM;
+	arenas_reclaim();
 	return os_map_aligned(size, align, OS_WINDOW_LARGE, out);
 }
 

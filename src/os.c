@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,8 +62,11 @@ static uintptr_t window_base(enum os_window w)
 	return ((uintptr_t)w + 1) << OS_WINDOW_SHIFT;
 }
 
-static void *os_map_window(size_t size, size_t align, enum os_window w)
+/* NULL with *oom set when the kernel refused for want of memory (an
+ * over-mapping elsewhere would be refused too). */
+static void *os_map_window(size_t size, size_t align, enum os_window w, bool *oom)
 {
+	*oom = false;
 	if (align > 64 * MiB || w >= OS_NWINDOWS)
 		return NULL;
 	uintptr_t base = window_base(w);
@@ -86,8 +90,10 @@ static void *os_map_window(size_t size, size_t align, enum os_window w)
 			munmap(p, size);
 			return NULL;
 		}
-		if (errno != EEXIST)
-			return NULL; /* ENOMEM: an over-mapping would fail too */
+		if (errno != EEXIST) {
+			*oom = true;
+			return NULL;
+		}
 	}
 	return NULL;
 }
@@ -98,7 +104,10 @@ int os_map_aligned(size_t size, size_t align, enum os_window w, void **out)
 	if (size == 0 || size + align < size)
 		return ENOMEM;
 	int saved = errno; /* a taken window address is no error of the caller's */
-	void *p = os_map_window(size, align, w);
+	bool oom;
+	void *p = os_map_window(size, align, w, &oom);
+	if (p == NULL && oom)
+		return ENOMEM;
 	if (p == NULL) {
 		/* Over-map by the alignment and trim both ends. */
 		size_t over = size + align - PAGE_SIZE;
@@ -122,24 +131,56 @@ int os_map_aligned(size_t size, size_t align, enum os_window w, void **out)
 	return 0;
 }
 
+int os_map_noreplace(void *p, size_t size)
+{
+	int saved = errno;
+	void *q = mmap(p, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (q == MAP_FAILED) {
+		int err = errno == EEXIST ? EEXIST : ENOMEM;
+		errno = saved;
+		return err;
+	}
+	if (q != p) {
+		munmap(q, size);
+		return EEXIST;
+	}
+	os_name_mapping(q, size);
+	return 0;
+}
+
 int os_map_at(void *p, size_t size)
 {
+	int saved = errno;
 	void *q = mmap(p, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
 	               0);
-	if (q == MAP_FAILED)
+	if (q == MAP_FAILED) {
+		errno = saved;
 		return ENOMEM;
+	}
 	os_name_mapping(q, size);
 	return 0;
 }
 
 int os_map_placeholder(void *p, size_t size)
 {
+	int saved = errno;
 	void *q = mmap(p, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
 	               -1, 0);
-	if (q == MAP_FAILED)
-		return errno;
+	if (q == MAP_FAILED) {
+		int err = errno;
+		errno = saved;
+		return err;
+	}
 	madvise(q, size, MADV_DONTDUMP);
+	errno = saved;
 	return 0;
+}
+
+bool os_as_limited(void)
+{
+	struct rlimit r;
+	return getrlimit(RLIMIT_AS, &r) == 0 && r.rlim_cur != RLIM_INFINITY;
 }
 
 int os_map_sparse(size_t size, void **out)

@@ -25,6 +25,10 @@ enum os_window { OS_WINDOW_SUPERSLAB = 0, OS_WINDOW_LARGE = 1, OS_NWINDOWS = 2 }
  * ENOMEM is returned. */
 int os_map_aligned(size_t size, size_t align, enum os_window w, void **out);
 
+/* Maps `size` bytes of zeroed read-write memory at exactly p, where nothing
+ * is mapped; ENOMEM (or EEXIST) otherwise. */
+int os_map_noreplace(void *p, size_t size);
+
 /* Maps `size` bytes of zeroed read-write memory at exactly p, replacing the
  * placeholder hakmem keeps there (atomically: no other mapping can slip in). */
 int os_map_at(void *p, size_t size);
@@ -33,6 +37,9 @@ int os_map_at(void *p, size_t size);
  * address range but no memory and no commit charge, left out of core dumps.
  * Reads through a stale pointer find zeros instead of a fault. */
 int os_map_placeholder(void *p, size_t size);
+
+/* Whether the process has an address-space limit (RLIMIT_AS, ulimit -v). */
+bool os_as_limited(void);
 
 /* Maps sparse metadata (MAP_NORESERVE, out of core dumps): only the pages
  * touched cost memory. */

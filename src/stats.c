@@ -97,9 +97,11 @@ int stats_refresh(snapshot_t *s)
 		lock_acquire(&a->ss_lock);
 		as->nsuperslabs = a->nss;
 		as->retained = a->retained;
+		uint64_t ss_mapped = 0;
 		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next) {
-			as->resident += os_resident_bytes(c, SS_SIZE);
-			count_node_pages(s, c, SS_SIZE);
+			ss_mapped += ss_mapped_bytes(c);
+			as->resident += os_resident_bytes(c, ss_mapped_bytes(c));
+			count_node_pages(s, c, ss_mapped_bytes(c));
 		}
 		lock_release(&a->ss_lock);
 		lock_acquire(&a->large_lock);
@@ -118,7 +120,7 @@ int stats_refresh(snapshot_t *s)
 				as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
 		}
 		lock_release(&a->large_lock);
-		as->mapped = as->nsuperslabs * SS_SIZE + as->large_active + as->large_cached;
+		as->mapped = ss_mapped + as->large_active + as->large_cached;
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;

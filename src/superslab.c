@@ -6,11 +6,12 @@
 #include "lock.h"
 #include "os.h"
 
+#include <errno.h>
 #include <string.h>
 
-/* Placeholders: 2 MiB ranges of the window whose SuperSlab was destroyed.
- * A placeholder is read-only, so the stack of them lives in metadata of its
- * own, grown by doubling. */
+/* Placeholders: the 2 MiB ranges of the window whose whole SuperSlab was
+ * destroyed. A placeholder is read-only, so the stack of them lives in
+ * metadata of its own, grown by doubling. */
 static lock_t g_vm_lock = LOCK_INITIALIZER;
 static void **g_vm_free;     /* placeholder addresses [g_vm_lock] */
 static size_t g_vm_nfree;    /* entries in g_vm_free [g_vm_lock] */
@@ -46,29 +47,83 @@ static bool vm_push_locked(void *p)
 	return true;
 }
 
-void *superslab_map(void)
+void *superslab_map(uint32_t *units)
 {
 	lock_acquire(&g_vm_lock);
 	if (g_vm_nfree > 0) {
 		void *p = g_vm_free[--g_vm_nfree];
 		atomic_store_relaxed(&g_vm_bytes, g_vm_bytes - SS_SIZE);
 		lock_release(&g_vm_lock);
-		if (os_map_at(p, SS_SIZE) == 0)
+		if (os_map_at(p, SS_SIZE) == 0) {
+			*units = SS_ALL_UNITS;
 			return p;
+		}
 		/* No memory for it now: keep the placeholder for later. */
 		lock_acquire(&g_vm_lock);
 		vm_push_locked(p);
-		lock_release(&g_vm_lock);
-		return NULL;
 	}
 	lock_release(&g_vm_lock);
 	void *p;
-	return os_map_aligned(SS_SIZE, SS_SIZE, OS_WINDOW_SUPERSLAB, &p) == 0 ? p : NULL;
+	/* Under an address-space limit (ulimit -v), 2 MiB at once could take
+	 * the whole margin a program has: a 2 MiB slot of the window with only
+	 * its first unit (the header and slab 0) mapped, the others as needed. */
+	if (!os_as_limited() && os_map_aligned(SS_SIZE, SS_SIZE, OS_WINDOW_SUPERSLAB, &p) == 0) {
+		*units = SS_ALL_UNITS;
+		return p;
+	}
+	if (os_map_aligned(SLAB_SIZE, SS_SIZE, OS_WINDOW_SUPERSLAB, &p) == 0) {
+		*units = 1;
+		return p;
+	}
+	return NULL;
+}
+
+int superslab_grow(superslab_t *ss)
+{
+	uint32_t missing = ~ss->hdr.ss.mapped_units;
+	if (missing == 0)
+		return -1;
+	unsigned i = (unsigned)__builtin_ctz(missing);
+	if (os_map_noreplace((char *)ss + (size_t)i * SLAB_SIZE, SLAB_SIZE) != 0)
+		return -1;
+	ss->hdr.ss.mapped_units |= 1u << i;
+	return (int)i;
+}
+
+void superslab_shrink(superslab_t *ss, unsigned i)
+{
+	os_unmap((char *)ss + (size_t)i * SLAB_SIZE, SLAB_SIZE);
+	ss->hdr.ss.mapped_units &= ~(1u << i);
+}
+
+/* Unmaps the mapped runs of units of a SuperSlab with holes. */
+static void ss_unmap_units(superslab_t *ss)
+{
+	uint32_t m = ss->hdr.ss.mapped_units;
+	unsigned i = 0;
+	while (i < SLABS_PER_SS) {
+		if (!((m >> i) & 1)) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < SLABS_PER_SS && ((m >> j) & 1))
+			j++;
+		os_unmap((char *)ss + (size_t)i * SLAB_SIZE, (size_t)(j - i) * SLAB_SIZE);
+		i = j;
+	}
 }
 
 void superslab_destroy(superslab_t *ss)
 {
+	bool whole = ss->hdr.ss.mapped_units == SS_ALL_UNITS;
 	ss->hdr.magic = 0;
+	if (!whole) {
+		/* Mapped under an address-space limit: give the address space
+		 * back too. */
+		ss_unmap_units(ss);
+		return;
+	}
 	/* Outside the window (the window was full) nothing reads the header
 	 * of a stale pointer without asking the registry: unmap it. */
 	if (!ss_window_contains(ss) || os_map_placeholder(ss, SS_SIZE) != 0) {
@@ -84,24 +139,25 @@ void superslab_destroy(superslab_t *ss)
 
 uint64_t superslab_release_vm(void)
 {
-	uint64_t n = 0;
+	uint64_t bytes = 0;
 	lock_acquire(&g_vm_lock);
 	while (g_vm_nfree > 0) {
 		os_unmap(g_vm_free[--g_vm_nfree], SS_SIZE);
-		n += SS_SIZE;
+		bytes += SS_SIZE;
 	}
 	atomic_store_relaxed(&g_vm_bytes, 0);
 	lock_release(&g_vm_lock);
-	return n;
+	return bytes;
 }
 
-superslab_t *superslab_init(void *p, struct arena *arena)
+superslab_t *superslab_init(void *p, struct arena *arena, uint32_t units)
 {
 	superslab_t *ss = p;
 	ss->hdr.magic = CHUNK_MAGIC;
 	ss->hdr.kind = CHUNK_SUPERSLAB;
 	ss->hdr.arena = arena;
-	ss->hdr.ss.free_units = 0xffffffffu;
+	ss->hdr.ss.mapped_units = units;
+	ss->hdr.ss.free_units = units;
 	ss->hdr.ss.dirty_units = 0;
 	for (unsigned i = 0; i < SLABS_PER_SS; i++)
 		ss->slabs[i].index = (uint8_t)i;

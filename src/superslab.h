@@ -86,6 +86,12 @@ typedef struct chunk {
 			struct chunk *prev;
 			struct chunk *all_next; /* every SuperSlab of the arena */
 			uint64_t empty_since; /* all units free since, ns */
+			uint32_t mapped_units; /* bit i: unit i is mapped. All of them,
+			                          except under an address-space limit: then
+			                          units are mapped one at a time as they are
+			                          needed, and free ones unmapped when memory
+			                          runs out (unit 0, with the header, always
+			                          stays); free_units is a subset */
 		} ss;
 		struct {              /* CHUNK_LARGE [owner only, or the cache lock] */
 			void *map_base;       /* start of the mapping */
@@ -163,13 +169,31 @@ FAST_PATH uint64_t *slab_bitmap(slab_t *s)
 	return ((superslab_t *)ptr_chunk(s))->bitmap[s->index];
 }
 
+#define SS_ALL_UNITS 0xffffffffu
+_Static_assert(SLABS_PER_SS == 32, "a unit mask is 32 bits");
+
 /* Maps the memory of a new SuperSlab, untouched: a placeholder a destroyed
- * one left, or a new address of the window. NULL on ENOMEM. */
-void *superslab_map(void);
+ * one left, or a new address of the window; *units says which of its units
+ * are mapped (all, or under an address-space limit only unit 0). NULL on
+ * ENOMEM. */
+void *superslab_map(uint32_t *units);
+/* Maps one more unit of a SuperSlab that lacks some; its index, or -1 when
+ * the kernel refuses. ss's arena's ss_lock held. */
+int superslab_grow(superslab_t *ss);
+/* Unmaps free unit i (not 0) of a SuperSlab: memory ran out. ss_lock held. */
+void superslab_shrink(superslab_t *ss, unsigned i);
 /* Lays out a SuperSlab for `arena` in memory from superslab_map (after its
- * NUMA placement): all units free. */
-superslab_t *superslab_init(void *mem, struct arena *arena);
-/* Gives the memory back, keeping its address range as a placeholder. */
+ * NUMA placement): its mapped units free. */
+superslab_t *superslab_init(void *mem, struct arena *arena, uint32_t units);
+
+/* Bytes of c mapped. */
+FAST_PATH size_t ss_mapped_bytes(const chunk_t *c)
+{
+	return (size_t)__builtin_popcount(c->ss.mapped_units) * SLAB_SIZE;
+}
+
+/* Gives the memory back, keeping its address range as a placeholder when it
+ * was whole. */
 void superslab_destroy(superslab_t *ss);
 
 /* Address space held by placeholders, bytes. */

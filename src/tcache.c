@@ -314,8 +314,11 @@ static void *direct_malloc(size_t size, size_t align, bool *zeroed)
 	if (c < NCLASSES) {
 		void *p;
 		if (arena_fill(a, c, 1, 1, &p) == 0) {
-			errno = ENOMEM;
-			return NULL;
+			arenas_reclaim();
+			if (arena_fill(a, c, 1, 1, &p) == 0) {
+				errno = ENOMEM;
+				return NULL;
+			}
 		}
 		arena_merge_stats(a, c, 1, 0);
 		atomic_add_relaxed(&g_bypass_nmalloc, 1);
@@ -356,10 +359,18 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 	void *head;
 	tcache_follow(tc);
 	tcache_merge_class(tc, c);
-	unsigned got = arena_fill(tc->arena, c, tc->refill[c], tc->cap[c] ? tc->cap[c] : 1, &head);
+	unsigned max = tc->cap[c] ? tc->cap[c] : 1;
+	unsigned got = arena_fill(tc->arena, c, tc->refill[c], max, &head);
 	if (UNLIKELY(got == 0)) {
-		errno = ENOMEM;
-		return NULL;
+		/* Out of memory or address space: what this thread and every
+		 * arena keep free may make room. */
+		tcache_drain_all(tc);
+		arenas_reclaim();
+		got = arena_fill(tc->arena, c, 1, 1, &head);
+		if (got == 0) {
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	tcache_bin_t *b = &tc->bins[c];
 	b->head = *(void **)head;
