@@ -59,11 +59,16 @@ arena_t *arena_get(unsigned i)
 arena_t *arena_choose(void)
 {
 	static unsigned next; /* [atomic] round-robin cursor */
+	/* arenas.limit (mallopt's M_ARENA_MAX) folds the arenas above it onto
+	 * those below. */
+	unsigned n = g_narenas, lim = atomic_load_relaxed(&g_conf.arenas_limit);
+	if (lim != 0 && lim < n)
+		n = lim;
 	if (g_conf.bind == BIND_ROUNDROBIN)
-		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % g_narenas);
+		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % n);
 	unsigned cpu, node;
 	os_getcpu(&cpu, &node);
-	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas);
+	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas % n);
 }
 
 void arena_place(arena_t *a, void *p, size_t size)
@@ -216,7 +221,7 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 	return &ss->slabs[idx];
 }
 
-static void arena_purge_locked(arena_t *a, uint64_t now, bool force);
+static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
 /* Slab s is empty: give its unit back to its SuperSlab, under the lock of
  * the SuperSlab's arena (a unit may serve another arena: arena_slab_steal).
@@ -258,15 +263,16 @@ static void arena_slab_release(slab_t *s)
 }
 
 /* ss_lock held. */
-static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
+/* Returns the bytes given back to the OS. */
+static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
 	if (decay < 0 && !force) {
 		a->next_purge = UINT64_MAX;
-		return;
+		return 0;
 	}
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
-	uint64_t next = UINT64_MAX;
+	uint64_t next = UINT64_MAX, released = 0;
 	chunk_t **link = &a->ss_all;
 	while (*link) {
 		chunk_t *c = *link;
@@ -281,6 +287,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 					a->retained -= unit_purge_bytes(i);
 			a->nss--;
 			registry_remove(c);
+			released += ss_mapped_bytes(c);
 			superslab_destroy(ss);
 			continue;
 		}
@@ -294,6 +301,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 				os_purge((char *)ss + start, unit_purge_bytes(i));
 				c->ss.dirty_units &= ~(1u << i);
 				a->retained += unit_purge_bytes(i);
+				released += unit_purge_bytes(i);
 			} else if (since + delay < next) {
 				next = since + delay;
 			}
@@ -307,6 +315,7 @@ static void arena_purge_locked(arena_t *a, uint64_t now, bool force)
 	if (next != UINT64_MAX && next < now + min_gap)
 		next = now + min_gap;
 	a->next_purge = next;
+	return released;
 }
 
 /* Gives back bins' kept empty slabs older than the decay delay (all if force). */
@@ -347,14 +356,14 @@ void arena_decay_tick(arena_t *a)
 	large_cache_purge(a, now, false);
 }
 
-void arena_purge(arena_t *a, bool force)
+uint64_t arena_purge(arena_t *a, bool force)
 {
 	uint64_t now = os_now_ns();
 	arena_release_empties(a, now, force);
 	lock_acquire(&a->ss_lock);
-	arena_purge_locked(a, now, force);
+	uint64_t released = arena_purge_locked(a, now, force);
 	lock_release(&a->ss_lock);
-	large_cache_purge(a, now, force);
+	return released + large_cache_purge(a, now, force);
 }
 
 /* Unmaps the free units (but unit 0, with the header) of a's SuperSlabs that
@@ -384,11 +393,18 @@ static void arena_shrink(arena_t *a)
 	lock_release(&a->ss_lock);
 }
 
-void arenas_reclaim(void)
+uint64_t arenas_purge(void)
 {
+	uint64_t released = 0;
 	for (unsigned i = 0; i < g_narenas; i++)
 		if (arena_ready(&g_arenas[i]))
-			arena_purge(&g_arenas[i], true);
+			released += arena_purge(&g_arenas[i], true);
+	return released;
+}
+
+void arenas_reclaim(void)
+{
+	arenas_purge();
 	superslab_release_vm();
 	if (os_as_limited())
 		for (unsigned i = 0; i < g_narenas; i++)

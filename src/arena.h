@@ -57,6 +57,7 @@ typedef struct arena {
 	chunk_t *large_live;         /* live large blocks */
 	uint64_t large_cached_bytes; /* mapped bytes held in large_cache */
 	uint64_t large_live_bytes;   /* mapped bytes of live large blocks */
+	uint64_t large_nlive;        /* live large blocks */
 	uint64_t large_allocated;    /* usable bytes of live large blocks */
 	uint64_t large_nmalloc;
 	uint64_t large_nfree;
@@ -113,8 +114,12 @@ void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfre
  * it at every drain. */
 void arena_decay_tick(arena_t *a);
 
-/* Returns decayed memory to the OS; `force` purges all free memory now. */
-void arena_purge(arena_t *a, bool force);
+/* Returns decayed memory to the OS; `force` purges all free memory now.
+ * The bytes given back. */
+uint64_t arena_purge(arena_t *a, bool force);
+
+/* Purges every arena now (arenas.purge, malloc_trim); the bytes given back. */
+uint64_t arenas_purge(void);
 
 /* Before an allocation fails for want of memory or address space: returns
  * every arena's free memory now (kept empty slabs, empty SuperSlabs, cached

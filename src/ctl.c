@@ -14,6 +14,7 @@
 #include "log.h"
 #include "stats.h"
 #include "tcache.h"
+#include "thread.h"
 #include "topology.h"
 #include "os.h"
 
@@ -75,6 +76,8 @@ typedef struct ctl_key {
 static lock_t g_ctl_lock = LOCK_INITIALIZER; /* the snapshot and tunable writes */
 static snapshot_t g_snap;                     /* [g_ctl_lock] */
 
+void ctl_lock(void)             { lock_acquire(&g_ctl_lock); }
+void ctl_unlock(void)           { lock_release(&g_ctl_lock); }
 void ctl_prefork(void)          { lock_acquire(&g_ctl_lock); }
 void ctl_postfork_parent(void)  { lock_release(&g_ctl_lock); }
 void ctl_postfork_child(void)   { lock_reinit(&g_ctl_lock); }
@@ -82,7 +85,7 @@ void ctl_postfork_child(void)   { lock_reinit(&g_ctl_lock); }
 static int snap_ensure(void)
 {
 	if (g_snap.epoch == 0) {
-		int err = stats_refresh(&g_snap);
+		int err = stats_refresh(&g_snap, true);
 		if (err)
 			return err;
 		g_snap.epoch = 1;
@@ -127,7 +130,7 @@ static int get_epoch(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 static int set_epoch(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
 	uint64_t e = g_snap.epoch;
-	if (stats_refresh(&g_snap) != 0)
+	if (stats_refresh(&g_snap, true) != 0)
 		return EFAULT;
 	g_snap.epoch = e + 1;
 	return 0;
@@ -236,9 +239,8 @@ static int set_arena_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_t
 static int set_arenas_purge(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
 	tcache_flush_all();
-	for (unsigned i = 0; i < g_narenas; i++)
-		if (arena_ready(&g_arenas[i]))
-			arena_purge(&g_arenas[i], true);
+	thread_reap();
+	arenas_purge();
 	return 0;
 }
 
@@ -528,6 +530,7 @@ static const ctl_key_t g_keys[] = {
 	{ "large.cache_max", T_SIZE, M_RW, "bytes", "freed large mappings an arena keeps for reuse", get_large_cache_max, set_large_cache_max, 0, 0, (int64_t)1 << 44, NOLIM },
 
 	{ "arenas.narenas", T_UNSIGNED, M_R, "arenas", "number of arenas", get_narenas, NULL, 0, 0, 0, NOLIM },
+	{ "arenas.limit", T_UNSIGNED, M_RW, "arenas", "threads bind only to arenas below this index (the others fold onto them at the thread's next refill); 0: every arena. mallopt(M_ARENA_MAX) writes it", get_conf_u32, set_conf_u32, CONF_OFF(arenas_limit), 0, ARENAS_MAX, NOLIM },
 	{ "arenas.purge", T_VOID, M_W | M_NOCONF, "", "flush the calling thread's cache and return every arena's free memory now", NULL, set_arenas_purge, 0, 0, 0, NOLIM },
 	{ "arena.#.node", T_INT, M_R, "node", "NUMA node of arena i (-1: none)", get_arena_node, NULL, 0, 0, 0, LIM1(lim_narenas) },
 	{ "arena.#.purge", T_VOID, M_W | M_NOCONF, "", "return arena i's free memory to the OS now", NULL, set_arena_purge, 0, 0, 0, LIM1(lim_narenas) },

@@ -11,6 +11,10 @@
  * are reported on stderr, one line each, naming `origin`; the rest applies. */
 void ctl_conf_apply(const char *conf, const char *origin);
 
+/* The lock every ctl call runs under (glibc's reports take it too). */
+void ctl_lock(void);
+void ctl_unlock(void);
+
 void ctl_prefork(void);
 void ctl_postfork_parent(void);
 void ctl_postfork_child(void);

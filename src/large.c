@@ -37,17 +37,32 @@ static void large_write_header(chunk_t *c, arena_t *a, void *base, size_t map_si
 	}
 }
 
-/* large_lock held. */
-static void live_push(arena_t *a, chunk_t *c)
+uint64_t g_large_nlive, g_large_live_bytes;   /* process-wide [atomic] */
+uint64_t g_large_peak_n, g_large_peak_bytes;  /* their highest values [atomic] */
+
+static void peak_raise(uint64_t *peak, uint64_t v)
+{
+	uint64_t old = atomic_load_relaxed(peak);
+	while (v > old && !__atomic_compare_exchange_n(peak, &old, v, true, __ATOMIC_RELAXED,
+	                                               __ATOMIC_RELAXED))
+		;
+}
+
+/* c becomes live with `bytes` mapped; large_lock held. */
+static void live_push(arena_t *a, chunk_t *c, size_t bytes)
 {
 	c->large.prev = NULL;
 	c->large.next = a->large_live;
 	if (a->large_live)
 		a->large_live->large.prev = c;
 	a->large_live = c;
+	a->large_live_bytes += bytes;
+	a->large_nlive++;
+	peak_raise(&g_large_peak_n, atomic_add_relaxed(&g_large_nlive, 1));
+	peak_raise(&g_large_peak_bytes, atomic_add_relaxed(&g_large_live_bytes, bytes));
 }
 
-static void live_remove(arena_t *a, chunk_t *c)
+static void live_remove(arena_t *a, chunk_t *c, size_t bytes)
 {
 	if (c->large.prev)
 		c->large.prev->large.next = c->large.next;
@@ -56,6 +71,10 @@ static void live_remove(arena_t *a, chunk_t *c)
 	if (c->large.next)
 		c->large.next->large.prev = c->large.prev;
 	c->large.next = c->large.prev = NULL;
+	a->large_live_bytes -= bytes;
+	a->large_nlive--;
+	atomic_sub_relaxed(&g_large_nlive, 1);
+	atomic_sub_relaxed(&g_large_live_bytes, bytes);
 }
 
 /* A mapping for a large block; under a memory or address-space limit, what
@@ -86,8 +105,7 @@ static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroe
 	large_write_header(c, a, base, body + align, user, body, true);
 	registry_add_huge(user);
 	lock_acquire(&a->large_lock);
-	live_push(a, c);
-	a->large_live_bytes += body + align;
+	live_push(a, c, body + align);
 	a->large_allocated += body;
 	a->large_nmalloc++;
 	a->large_nmaps++;
@@ -128,8 +146,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 			have = need;
 		}
 		c->large.map_size = have;
-		live_push(a, c);
-		a->large_live_bytes += have;
+		live_push(a, c, have);
 		a->large_allocated += have - off;
 		a->large_nmalloc++;
 	}
@@ -153,8 +170,7 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 	large_write_header(c, a, base, need, user, need - off, false);
 	registry_add(c);
 	lock_acquire(&a->large_lock);
-	live_push(a, c);
-	a->large_live_bytes += need;
+	live_push(a, c, need);
 	a->large_allocated += need - off;
 	a->large_nmalloc++;
 	a->large_nmaps++;
@@ -242,8 +258,7 @@ void large_release(chunk_t *c, bool count_free)
 	chunk_t *evict = NULL;
 	uint64_t now = os_now_ns();
 	lock_acquire(&a->large_lock);
-	live_remove(a, c);
-	a->large_live_bytes -= map_size;
+	live_remove(a, c, map_size);
 	a->large_allocated -= usable;
 	a->large_nfree += count_free;
 	bool cache = !c->huge_align && g_conf.decay_ms != 0 && map_size <= g_conf.large_cache_max;
@@ -294,11 +309,12 @@ void large_release(chunk_t *c, bool count_free)
 		large_cache_purge(a, now, false);
 }
 
-void large_cache_purge(arena_t *a, uint64_t now, bool force)
+uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
+	uint64_t released = 0;
 	if (decay < 0 && !force)
-		return;
+		return 0;
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
 	/* The next pass is due when the oldest entry left expires; at most one
 	 * pass per 1/8 of the delay. */
@@ -317,7 +333,8 @@ void large_cache_purge(arena_t *a, uint64_t now, bool force)
 		}
 		lock_release(&a->large_lock);
 		if (victim == NULL)
-			return;
+			return released;
+		released += victim->large.map_size;
 		large_unmap(victim);
 	}
 }

@@ -48,9 +48,14 @@ void large_release(chunk_t *c, bool count_free); /* false: the free was counted 
 /* Adds slot hits to the arena's counters. */
 void large_count(struct arena *a, uint64_t nmalloc, uint64_t nfree);
 
-/* Unmaps cached mappings older than decay_ms (all if force). */
-void large_cache_purge(struct arena *a, uint64_t now, bool force);
+/* Unmaps cached mappings older than decay_ms (all if force); the bytes. */
+uint64_t large_cache_purge(struct arena *a, uint64_t now, bool force);
 
 #define LARGE_HDR 128
+
+/* Live large blocks in the whole process, and the most there ever were
+ * (malloc_stats' "max mmap regions/bytes"). [atomic] */
+extern uint64_t g_large_nlive, g_large_live_bytes;
+extern uint64_t g_large_peak_n, g_large_peak_bytes;
 
 #endif

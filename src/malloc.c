@@ -130,12 +130,9 @@ EXPORT int hakmem_posix_memalign(void **memptr, size_t align, size_t size)
 {
 	if (UNLIKELY(!valid_alignment(align) || align < sizeof(void *)))
 		return EINVAL;
-	int saved = errno;
 	void *p = aligned_impl(align, size);
-	if (p == NULL) {
-		errno = saved;
-		return ENOMEM;
-	}
+	if (p == NULL)
+		return ENOMEM; /* errno is ENOMEM too, as glibc leaves it */
 	*memptr = p;
 	return 0;
 }

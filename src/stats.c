@@ -2,7 +2,9 @@
  * figure through hakmem_ctl, like any other client. */
 #include "stats.h"
 #include "arena.h"
+#include "atomic.h"
 #include "conf.h"
+#include "ctl.h"
 #include "large.h"
 #include "log.h"
 #include "os.h"
@@ -12,6 +14,9 @@
 
 #include <hakmem.h>
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -64,7 +69,7 @@ static void slot_cb(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc
 	t->nfree += nfree;
 }
 
-int stats_refresh(snapshot_t *s)
+int stats_refresh(snapshot_t *s, bool kernel)
 {
 	if (g_arenas == NULL)
 		return EFAULT;
@@ -97,11 +102,15 @@ int stats_refresh(snapshot_t *s)
 		lock_acquire(&a->ss_lock);
 		as->nsuperslabs = a->nss;
 		as->retained = a->retained;
-		uint64_t ss_mapped = 0;
 		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next) {
-			ss_mapped += ss_mapped_bytes(c);
-			as->resident += os_resident_bytes(c, ss_mapped_bytes(c));
-			count_node_pages(s, c, ss_mapped_bytes(c));
+			as->ss_mapped += ss_mapped_bytes(c);
+			as->ss_free_units += (unsigned)__builtin_popcount(c->ss.free_units);
+			as->ss_dirty_free += (uint64_t)__builtin_popcount(c->ss.free_units &
+			                                                  c->ss.dirty_units) * SLAB_SIZE;
+			if (kernel) {
+				as->resident += os_resident_bytes(c, ss_mapped_bytes(c));
+				count_node_pages(s, c, ss_mapped_bytes(c));
+			}
 		}
 		lock_release(&a->ss_lock);
 		lock_acquire(&a->large_lock);
@@ -110,17 +119,18 @@ int stats_refresh(snapshot_t *s)
 		as->large_allocated = a->large_allocated;
 		as->large_active = a->large_live_bytes;
 		as->large_cached = a->large_cached_bytes;
-		for (chunk_t *c = a->large_live; c; c = c->large.next) {
+		as->large_nlive = a->large_nlive;
+		for (chunk_t *c = kernel ? a->large_live : NULL; c; c = c->large.next) {
 			as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
 			count_node_pages(s, c->large.map_base, c->large.map_size);
 		}
 		for (int k = 0; k < LARGE_CACHE_SLOTS; k++) {
 			chunk_t *c = a->large_cache[k].chunk;
-			if (c)
+			if (c && kernel)
 				as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
 		}
 		lock_release(&a->large_lock);
-		as->mapped = ss_mapped + as->large_active + as->large_cached;
+		as->mapped = as->ss_mapped + as->large_active + as->large_cached;
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;
@@ -403,4 +413,190 @@ void stats_print_at_exit(void)
 	                   g_conf.stats_print == STATS_PRINT_JSON ? "J" : "");
 	if (fd != 2)
 		os_close(fd);
+}
+
+/* ---- glibc's reports (mallinfo2, malloc_stats, malloc_info) ---- */
+
+static snapshot_t g_glibc_snap; /* [ctl lock] */
+
+/* Bytes of small blocks the program holds by the count of threads bound to
+ * arena i, which goes below zero where they freed blocks that threads of
+ * other arenas allocated (the sum over arenas cannot), and the blocks and
+ * bytes cached in those threads. */
+static int64_t arena_small(const arena_stats_t *as, uint64_t *cached, uint64_t *ncached)
+{
+	int64_t in = 0;
+	uint64_t cb = 0, cn = 0;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		const bin_stats_t *b = &as->bins[c];
+		in += ((int64_t)b->nmalloc - (int64_t)b->nfree) * (int64_t)class_size[c];
+		cb += b->ncached * class_size[c];
+		cn += b->ncached;
+	}
+	*cached = cb;
+	*ncached = cn;
+	return in;
+}
+
+static uint64_t clamp0(int64_t v)
+{
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/* glibc's definitions, in hakmem's terms: the "arena" is SuperSlab memory,
+ * "mmapped regions" are large blocks, free "fastbin" blocks are the blocks
+ * in thread caches, "free chunks" the free 64 KiB units, and keepcost what
+ * malloc_trim would give back now (resident free units, cached large
+ * mappings). */
+int stats_mallinfo(struct mallinfo2 *mi)
+{
+	memset(mi, 0, sizeof *mi);
+	ctl_lock();
+	int err = stats_refresh(&g_glibc_snap, false);
+	if (err == 0) {
+		int64_t inuse = 0;
+		for (unsigned i = 0; i < g_narenas; i++) {
+			const arena_stats_t *as = &g_glibc_snap.arenas[i];
+			uint64_t cached, ncached;
+			inuse += arena_small(as, &cached, &ncached);
+			mi->arena += as->ss_mapped;
+			mi->ordblks += as->ss_free_units;
+			mi->smblks += ncached;
+			mi->fsmblks += cached;
+			mi->hblks += as->large_nlive;
+			mi->hblkhd += as->large_active;
+			mi->keepcost += as->ss_dirty_free + as->large_cached;
+		}
+		mi->uordblks = clamp0(inuse);
+		mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;
+	}
+	ctl_unlock();
+	return err;
+}
+
+static void put_line(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void put_line(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = hm_vformat(buf, size, fmt, ap);
+	va_end(ap);
+	os_write_all(2, buf, n < size ? n : size - 1);
+}
+
+/* glibc's layout, on standard error, written without stdio (and so without
+ * allocating). Its callers may have cancellation pending: write(2) is a
+ * cancellation point, so cancellation is off while it prints, as glibc's. */
+void stats_malloc_stats(void)
+{
+	int oldstate;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
+	char line[128];
+	ctl_lock();
+	if (stats_refresh(&g_glibc_snap, false) == 0) {
+		uint64_t sys = 0;
+		int64_t inuse = 0;
+		for (unsigned i = 0; i < g_narenas; i++) {
+			if (!arena_ready(&g_arenas[i]))
+				continue;
+			const arena_stats_t *as = &g_glibc_snap.arenas[i];
+			uint64_t cached, ncached;
+			int64_t in = arena_small(as, &cached, &ncached);
+			put_line(line, sizeof line, "Arena %u:\n", i);
+			put_line(line, sizeof line, "system bytes     = %10llu\n",
+			         (unsigned long long)as->ss_mapped);
+			put_line(line, sizeof line, "in use bytes     = %10llu\n",
+			         (unsigned long long)clamp0(in));
+			sys += as->ss_mapped + as->large_active + as->large_cached;
+			inuse += in + (int64_t)as->large_allocated;
+		}
+		put_line(line, sizeof line, "Total (incl. mmap):\n");
+		put_line(line, sizeof line, "system bytes     = %10llu\n", (unsigned long long)sys);
+		put_line(line, sizeof line, "in use bytes     = %10llu\n",
+		         (unsigned long long)clamp0(inuse));
+		put_line(line, sizeof line, "max mmap regions = %10llu\n",
+		         (unsigned long long)atomic_load_relaxed(&g_large_peak_n));
+		put_line(line, sizeof line, "max mmap bytes   = %10llu\n",
+		         (unsigned long long)atomic_load_relaxed(&g_large_peak_bytes));
+	}
+	ctl_unlock();
+	pthread_setcancelstate(oldstate, NULL);
+}
+
+static void xml(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void xml(FILE *fp, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	va_start(ap, fmt);
+	hm_vformat(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fputs(buf, fp);
+}
+
+/* glibc's XML shape: a <heap> per arena with the free blocks by size (here:
+ * the blocks cached in threads, per class), then the totals. Written under
+ * the statistics lock, as glibc writes under its arena locks: the lock
+ * guards no allocation path, so fputs may allocate. */
+int stats_malloc_info(int options, void *out)
+{
+	FILE *fp = out;
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	ctl_lock();
+	if (stats_refresh(&g_glibc_snap, false) != 0) {
+		ctl_unlock();
+		errno = ENOMEM;
+		return -1;
+	}
+	uint64_t fast_n = 0, fast_b = 0, rest_n = 0, rest_b = 0, sys = 0, mmap_n = 0, mmap_b = 0;
+	xml(fp, "<malloc version=\"1\">\n");
+	for (unsigned i = 0; i < g_narenas; i++) {
+		if (!arena_ready(&g_arenas[i]))
+			continue;
+		const arena_stats_t *as = &g_glibc_snap.arenas[i];
+		uint64_t cached, ncached;
+		arena_small(as, &cached, &ncached);
+		xml(fp, "<heap nr=\"%u\">\n<sizes>\n", i);
+		for (unsigned c = 0; c < NCLASSES; c++)
+			if (as->bins[c].ncached)
+				xml(fp, "  <size from=\"%u\" to=\"%u\" total=\"%llu\" count=\"%llu\"/>\n",
+				    c ? class_size[c - 1] + 1 : 1, class_size[c],
+				    (unsigned long long)(as->bins[c].ncached * class_size[c]),
+				    (unsigned long long)as->bins[c].ncached);
+		xml(fp, "</sizes>\n");
+		uint64_t units_b = as->ss_free_units * SLAB_SIZE;
+		xml(fp, "<total type=\"fast\" count=\"%llu\" size=\"%llu\"/>\n",
+		    (unsigned long long)ncached, (unsigned long long)cached);
+		xml(fp, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n",
+		    (unsigned long long)as->ss_free_units, (unsigned long long)units_b);
+		xml(fp, "<system type=\"current\" size=\"%llu\"/>\n", (unsigned long long)as->ss_mapped);
+		xml(fp, "<system type=\"max\" size=\"%llu\"/>\n", (unsigned long long)as->ss_mapped);
+		xml(fp, "<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)as->ss_mapped);
+		xml(fp, "<aspace type=\"mprotect\" size=\"%llu\"/>\n", (unsigned long long)as->ss_mapped);
+		xml(fp, "</heap>\n");
+		fast_n += ncached;
+		fast_b += cached;
+		rest_n += as->ss_free_units;
+		rest_b += units_b;
+		sys += as->ss_mapped;
+		mmap_n += as->large_nlive;
+		mmap_b += as->large_active;
+	}
+	xml(fp, "<total type=\"fast\" count=\"%llu\" size=\"%llu\"/>\n", (unsigned long long)fast_n,
+	    (unsigned long long)fast_b);
+	xml(fp, "<total type=\"rest\" count=\"%llu\" size=\"%llu\"/>\n", (unsigned long long)rest_n,
+	    (unsigned long long)rest_b);
+	xml(fp, "<total type=\"mmap\" count=\"%llu\" size=\"%llu\"/>\n", (unsigned long long)mmap_n,
+	    (unsigned long long)mmap_b);
+	xml(fp, "<system type=\"current\" size=\"%llu\"/>\n", (unsigned long long)sys);
+	xml(fp, "<system type=\"max\" size=\"%llu\"/>\n", (unsigned long long)sys);
+	xml(fp, "<aspace type=\"total\" size=\"%llu\"/>\n", (unsigned long long)sys);
+	xml(fp, "<aspace type=\"mprotect\" size=\"%llu\"/>\n", (unsigned long long)sys);
+	xml(fp, "</malloc>\n");
+	ctl_unlock();
+	return 0;
 }

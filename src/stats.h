@@ -27,6 +27,10 @@ typedef struct arena_stats {
 	uint64_t nsuperslabs;
 	uint64_t mapped, retained, resident;
 	uint64_t remote_frees;     /* all classes */
+	uint64_t ss_mapped;        /* bytes of SuperSlabs mapped */
+	uint64_t ss_free_units;    /* free 64 KiB units in them */
+	uint64_t ss_dirty_free;    /* bytes of free units whose pages are still resident */
+	uint64_t large_nlive;      /* live large blocks */
 } arena_stats_t;
 
 typedef struct snapshot {
@@ -39,8 +43,16 @@ typedef struct snapshot {
 	arena_stats_t *arenas;         /* g_narenas entries */
 } snapshot_t;
 
-/* Recomputes *s from the arenas and the live threads. Caller serialises. */
-int stats_refresh(snapshot_t *s);
+/* Recomputes *s from the arenas and the live threads; `kernel`: also asks
+ * the kernel which pages are resident, and on which node (mincore,
+ * move_pages). Caller serialises. */
+int stats_refresh(snapshot_t *s, bool kernel);
+
+/* glibc's reports, from a snapshot of their own (no kernel query). */
+struct mallinfo2;
+int stats_mallinfo(struct mallinfo2 *mi);
+void stats_malloc_stats(void);
+int stats_malloc_info(int options, void *fp);
 
 /* Writes the statistics where opt.stats_print / opt.stats_file say. */
 void stats_print_at_exit(void);

@@ -30,3 +30,11 @@ test_test_ctl_edges_LDADD = libhakmem.la -ldl
 
 TESTS += test/test_lifecycle test/test_ctl_edges test/man_render.sh
 EXTRA_DIST += test/man_render.sh
+
+# test/test_glibc_extras: mallinfo2/mallinfo, malloc_trim (RSS from /proc),
+# malloc_stats, malloc_info and mallopt answer for hakmem's heap.
+check_PROGRAMS += test/test_glibc_extras
+test_test_glibc_extras_SOURCES = test/test_glibc_extras.c test/expect.h
+test_test_glibc_extras_CFLAGS = $(TEST_CFLAGS)
+test_test_glibc_extras_LDADD = libhakmem.la -lpthread
+TESTS += test/test_glibc_extras
