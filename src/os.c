@@ -191,7 +191,6 @@ int os_map_sparse(size_t size, void **out)
 		*out = NULL;
 		return ENOMEM;
 	}
-	madvise(p, size, MADV_DONTDUMP);
 	*out = p;
 	return 0;
 }

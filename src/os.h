@@ -41,8 +41,8 @@ int os_map_placeholder(void *p, size_t size);
 /* Whether the process has an address-space limit (RLIMIT_AS, ulimit -v). */
 bool os_as_limited(void);
 
-/* Maps sparse metadata (MAP_NORESERVE, out of core dumps): only the pages
- * touched cost memory. */
+/* Maps sparse metadata (MAP_NORESERVE): only the pages touched cost memory
+ * (and appear in a core dump). */
 int os_map_sparse(size_t size, void **out);
 
 /* Maps metadata memory (zeroed, page aligned, no alignment beyond a page). */

@@ -12,15 +12,11 @@ static uint64_t *g_huge;   /* [atomic] bit i: a huge-aligned block starts at i *
 
 int registry_init(void)
 {
-	void *a, *b;
-	if (os_map_sparse(REGISTRY_BITS / 8, &a) != 0)
+	void *p; /* both bitmaps in one mapping: one system call at start-up */
+	if (os_map_sparse(2 * (REGISTRY_BITS / 8), &p) != 0)
 		return ENOMEM;
-	if (os_map_sparse(REGISTRY_BITS / 8, &b) != 0) {
-		os_unmap(a, REGISTRY_BITS / 8);
-		return ENOMEM;
-	}
-	g_chunks = a;
-	g_huge = b;
+	g_chunks = p;
+	g_huge = (uint64_t *)((char *)p + REGISTRY_BITS / 8);
 	return 0;
 }
 

@@ -80,6 +80,7 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		s->arenas = p;
 	}
 	tcache_merge_self();
+	thread_reap(); /* first: a dead thread's cache goes back before the bins are read */
 	memset(s->node_resident, 0, sizeof s->node_resident);
 	s->bind_failures = __atomic_load_n(&g_bind_failures, __ATOMIC_RELAXED);
 	uint64_t nss = 0, mapped = 0, retained = 0, resident = 0, active = 0;

@@ -895,6 +895,32 @@ static void *t_some_work(void *arg)
 	return NULL;
 }
 
+/* Blocks of the 64-byte class out of their slabs, all arenas (after an
+ * epoch): the dead thread's cached ones count until its cache is reaped. */
+static size_t curregs_64(void)
+{
+	unsigned n = 0, c = 0;
+	size_t sz = sizeof n, total = 0, size = 0;
+	ctl_epoch_rc();
+	hakmem_ctl("arenas.narenas", &n, &sz, NULL, 0);
+	for (c = 0; c < 43; c++) {
+		char name[64];
+		snprintf(name, sizeof name, "arenas.class.%u.size", c);
+		sz = sizeof size;
+		if (hakmem_ctl(name, &size, &sz, NULL, 0) == 0 && size == 64)
+			break;
+	}
+	for (unsigned a = 0; a < n; a++) {
+		char name[96];
+		size_t v = 0;
+		snprintf(name, sizeof name, "stats.arenas.%u.class.%u.curregs", a, c);
+		sz = sizeof v;
+		hakmem_ctl(name, &v, &sz, NULL, 0);
+		total += v;
+	}
+	return total;
+}
+
 /* arg 0: the thread runs on a stack of ours, unmapped after the join;
  * 1: a default stack, then more threads reuse the dead thread's stack. */
 static int c_last_round(void *arg)
@@ -902,8 +928,9 @@ static int c_last_round(void *arg)
 	bool reuse = arg != NULL;
 	g_key = late_key(destr_last_round);
 	churn_a_little(5);
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 	uint64_t nm0 = 0, nf0 = 0;
-	size_t al0 = 0;
+	size_t al0 = 0, regs0 = curregs_64();
 	if (ctl_epoch_rc() != 0 || ctl_get_u64("stats.nmalloc", &nm0) != 0 ||
 	    ctl_get_u64("stats.nfree", &nf0) != 0 || ctl_get_zu("stats.allocated", &al0) != 0) {
 		child_fail("the stats before the test");
@@ -935,6 +962,13 @@ static int c_last_round(void *arg)
 	}
 	if (!g_last_round_ran)
 		child_fail("the last-round destructor did not run");
+	/* The dead thread's cache is reaped (its robust mutex says it died) at
+	 * the first epoch: the 64-byte blocks it cached are back in slabs. */
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	size_t regs = curregs_64();
+	if (!reuse && regs > regs0 + 2)
+		child_fail("the dead thread's cached blocks were not given back: 64 B curregs %zu -> %zu",
+		           regs0, regs);
 	say("epoch after the thread (reuse=%d)", (int)reuse);
 	for (int i = 0; i < 3; i++) {
 		int e = ctl_epoch_rc();
