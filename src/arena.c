@@ -108,6 +108,16 @@ static size_t unit_purge_bytes(unsigned idx)
 	return SLAB_SIZE - (superslab_unit_start(idx) - (size_t)idx * SLAB_SIZE);
 }
 
+/* Free unit i of c leaves the free state (taken, unmapped, or its SuperSlab
+ * destroyed): if its pages were purged, they no longer count as retained.
+ * c's arena's ss_lock held. */
+static void unit_unretain(arena_t *a, chunk_t *c, unsigned i)
+{
+	superslab_t *ss = (superslab_t *)c;
+	if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
+		a->retained -= unit_purge_bytes(i);
+}
+
 /* Takes a free unit of one of x's SuperSlabs for class cls, preferring one
  * that last served this class with its pages still resident: the same layout
  * touches no new pages (a unit reused by another class gets its blocks' first
@@ -138,11 +148,9 @@ static superslab_t *ss_take_unit_locked(arena_t *x, unsigned cls, unsigned *out)
 	}
 	superslab_t *ss = (superslab_t *)c;
 	uint32_t bit = 1u << idx;
-	bool was_purged = !(c->ss.dirty_units & bit) && ss->slabs[idx].free_since != 0;
+	unit_unretain(x, c, idx);
 	c->ss.free_units &= ~bit;
 	c->ss.dirty_units &= ~bit;
-	if (was_purged)
-		x->retained -= unit_purge_bytes(idx);
 	if (c->ss.free_units == 0)
 		ss_avail_remove(x, c);
 	*out = idx;
@@ -189,8 +197,10 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 				continue;
 			a->ss_partial = 1;
 			int i = superslab_grow((superslab_t *)c);
-			if (i < 0)
+			if (i == -ENOMEM)
 				break; /* the limit: so would any other */
+			if (i < 0)
+				continue; /* its missing units are taken by other mappings */
 			arena_place(a, (char *)c + (size_t)i * SLAB_SIZE, SLAB_SIZE);
 			c->ss.free_units |= 1u << i;
 			if (!c->on_avail)
@@ -283,8 +293,7 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 			if (c->on_avail)
 				ss_avail_remove(a, c);
 			for (unsigned i = 0; i < SLABS_PER_SS; i++)
-				if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
-					a->retained -= unit_purge_bytes(i);
+				unit_unretain(a, c, i);
 			a->nss--;
 			registry_remove(c);
 			released += ss_mapped_bytes(c);
@@ -379,8 +388,7 @@ static void arena_shrink(arena_t *a)
 		while (m) {
 			unsigned i = (unsigned)__builtin_ctz(m);
 			m &= m - 1;
-			if (!(c->ss.dirty_units & (1u << i)) && ss->slabs[i].free_since != 0)
-				a->retained -= unit_purge_bytes(i);
+			unit_unretain(a, c, i);
 			ss->slabs[i].free_since = 0;
 			superslab_shrink(ss, i);
 		}
@@ -405,11 +413,14 @@ uint64_t arenas_purge(void)
 void arenas_reclaim(void)
 {
 	arenas_purge();
+	/* Address space matters only under a limit; without one the window
+	 * keeps its placeholders (no hole for a stale pointer to fault on). */
+	if (!os_as_limited())
+		return;
 	superslab_release_vm();
-	if (os_as_limited())
-		for (unsigned i = 0; i < g_narenas; i++)
-			if (arena_ready(&g_arenas[i]))
-				arena_shrink(&g_arenas[i]);
+	for (unsigned i = 0; i < g_narenas; i++)
+		if (arena_ready(&g_arenas[i]))
+			arena_shrink(&g_arenas[i]);
 }
 
 static void bin_partial_push(bin_t *b, slab_t *s)
@@ -597,42 +608,42 @@ void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfre
 }
 
 /* Fork: no arena becomes ready while the locks are held, and every ready
- * arena's locks are taken. */
+ * arena's locks are taken by kind, every arena's bins first, then every
+ * ss_lock, then every large_lock: a bin lock of one arena is held while
+ * another arena's ss_lock is taken (arena_slab_steal, and giving a stolen
+ * unit back), never the reverse. */
+#define FOR_READY(a) \
+	for (arena_t *a = g_arenas; a < g_arenas + g_narenas; a++) \
+		if (arena_ready(a))
+
 void arenas_lock_all(void)
 {
 	lock_acquire(&g_arenas_init_lock);
-	for (unsigned i = 0; i < g_narenas; i++) {
-		arena_t *a = &g_arenas[i];
-		if (!arena_ready(a))
-			continue;
+	FOR_READY(a)
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_acquire(&a->bins[c].lock);
+	FOR_READY(a)
 		lock_acquire(&a->ss_lock);
+	FOR_READY(a)
 		lock_acquire(&a->large_lock);
-	}
 }
 
 void arenas_unlock_all(void)
 {
-	for (unsigned i = g_narenas; i-- > 0;) {
-		arena_t *a = &g_arenas[i];
-		if (!arena_ready(a))
-			continue;
+	FOR_READY(a)
 		lock_release(&a->large_lock);
+	FOR_READY(a)
 		lock_release(&a->ss_lock);
-		for (unsigned c = NCLASSES; c-- > 0;)
+	FOR_READY(a)
+		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_release(&a->bins[c].lock);
-	}
 	lock_release(&g_arenas_init_lock);
 }
 
 void arenas_reinit_locks(void)
 {
 	lock_reinit(&g_arenas_init_lock);
-	for (unsigned i = 0; i < g_narenas; i++) {
-		arena_t *a = &g_arenas[i];
-		if (!arena_ready(a))
-			continue;
+	FOR_READY(a) {
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_reinit(&a->bins[c].lock);
 		lock_reinit(&a->ss_lock);

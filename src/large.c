@@ -29,12 +29,6 @@ static void large_write_header(chunk_t *c, arena_t *a, void *base, size_t map_si
 	c->large.map_size = map_size;
 	c->large.user = user;
 	c->large.usable = usable;
-	if (!huge) {
-		/* The slab_t free() reads for this block: arena NULL sends it to
-		 * the slow path. */
-		slab_t *s = ptr_slab(user);
-		memset(s, 0, sizeof *s);
-	}
 }
 
 uint64_t g_large_nlive, g_large_live_bytes;   /* process-wide [atomic] */
@@ -179,18 +173,6 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 	return user;
 }
 
-chunk_t *large_chunk_of(const void *p)
-{
-	chunk_t *c = registry_lookup(p);
-	return c != NULL && c->kind == CHUNK_LARGE ? c : NULL;
-}
-
-size_t large_usable(const void *p)
-{
-	chunk_t *c = large_chunk_of(p);
-	return c ? c->large.usable : 0;
-}
-
 static void large_unmap(chunk_t *c)
 {
 	void *base = c->large.map_base;
@@ -205,8 +187,6 @@ static void large_unmap(chunk_t *c)
 
 void large_free(void *p, chunk_t *c)
 {
-	if (c == NULL)
-		hm_fatal("invalid free of %p: not a block allocated by hakmem", p);
 	if (c->large.user != p) {
 		if (c->large.user == NULL)
 			hm_fatal("double free of %p (large block is already free)", p);

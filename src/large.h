@@ -3,10 +3,11 @@
  * SuperSlab. Freed mappings are cached per arena (pages stay resident: a
  * malloc/touch/free loop neither maps nor faults) and unmapped after decay_ms.
  *
- * Layout: chunk_t at the base, the slab_t free() looks at (arena NULL), the
- * block at base + max(128, alignment). Alignments of 2 MiB and more put the
- * chunk_t in the 64 bytes below the block instead (huge_align), since the
- * block itself then starts on a 2 MiB boundary.
+ * Layout: chunk_t at the base, the block at base + max(128, alignment).
+ * Alignments of 2 MiB and more put the chunk_t in the 64 bytes below the
+ * block instead (huge_align), since the block itself then starts on a 2 MiB
+ * boundary. The mappings live in their own address window (os.h), so free()'s
+ * fast path never reads their memory.
  */
 #ifndef HAKMEM_LARGE_H
 #define HAKMEM_LARGE_H
@@ -20,14 +21,9 @@ struct arena;
  * *zeroed when the memory is known to be zero. NULL with ENOMEM on failure. */
 void *large_alloc(struct arena *a, size_t size, size_t align, bool *zeroed);
 
-/* Frees large block p whose header large_chunk_of(p) returned (NULL: p is not
- * a live large block, which is fatal: double or invalid free). */
+/* Frees large block p whose header registry_lookup(p) returned; fatal
+ * (double or invalid free) unless p is that block, live. */
 void large_free(void *p, chunk_t *c);
-
-/* The large chunk header of p, or NULL if p is not a live large block. */
-chunk_t *large_chunk_of(const void *p);
-
-size_t large_usable(const void *p);
 
 /* The header of a large block hakmem just returned (no validation). */
 static inline chunk_t *large_header(const void *p)

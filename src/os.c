@@ -103,19 +103,23 @@ int os_map_aligned(size_t size, size_t align, enum os_window w, void **out)
 	*out = NULL;
 	if (size == 0 || size + align < size)
 		return ENOMEM;
-	int saved = errno; /* a taken window address is no error of the caller's */
+	int saved = errno; /* a refused or taken address is no error of the caller's */
 	bool oom;
 	void *p = os_map_window(size, align, w, &oom);
-	if (p == NULL && oom)
+	if (p == NULL && oom) {
+		errno = saved;
 		return ENOMEM;
+	}
 	if (p == NULL) {
 		/* Over-map by the alignment and trim both ends. */
 		size_t over = size + align - PAGE_SIZE;
 		if (over < size)
 			return ENOMEM;
 		char *q = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (q == MAP_FAILED)
+		if (q == MAP_FAILED) {
+			errno = saved;
 			return ENOMEM;
+		}
 		char *a = (char *)ALIGN_UP((uintptr_t)q, align);
 		size_t head = (size_t)(a - q);
 		size_t tail = over - head - size;

@@ -20,16 +20,6 @@
 #include <string.h>
 #include <sys/types.h>
 
-static void live_cb(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc, uint64_t nfree,
-                    uint64_t ncached)
-{
-	snapshot_t *s = ctx;
-	bin_stats_t *b = &s->arenas[a->index].bins[cls];
-	b->nmalloc += nmalloc;
-	b->nfree += nfree;
-	b->ncached += ncached;
-}
-
 /* Adds the resident pages of [p, p+size) to their nodes' counts. */
 static void count_node_pages(snapshot_t *s, void *p, size_t size)
 {
@@ -51,22 +41,51 @@ static void count_node_pages(snapshot_t *s, void *p, size_t size)
 	}
 }
 
-typedef struct {
-	snapshot_t *s;
-	uint64_t bytes, nmalloc, nfree;
-} slot_sum_t;
-
-/* A thread's large slot: its block counts as freed, its hits as large calls. */
-static void slot_cb(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc, uint64_t nfree)
+/* A live thread's unmerged counts go to the arena it is bound to: per class
+ * what it handed out, took back and caches; its large slot is a block the
+ * program freed (not live, but still mapped), and its slot hits are calls. */
+static void live_bin(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc, uint64_t nfree,
+                     uint64_t ncached)
 {
-	slot_sum_t *t = ctx;
-	arena_stats_t *as = &t->s->arenas[a->index];
+	snapshot_t *s = ctx;
+	bin_stats_t *b = &s->arenas[a->index].bins[cls];
+	b->nmalloc += nmalloc;
+	b->nfree += nfree;
+	b->ncached += ncached;
+}
+
+static uint64_t sub_floor(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static void live_slot(void *ctx, struct arena *a, uint64_t usable, uint64_t mapped,
+                      uint64_t nmalloc, uint64_t nfree)
+{
+	snapshot_t *s = ctx;
+	arena_stats_t *as = &s->arenas[a->index];
 	as->large_nmalloc += nmalloc;
 	as->large_nfree += nfree;
-	as->large_allocated -= bytes < as->large_allocated ? bytes : as->large_allocated;
-	t->bytes += bytes;
-	t->nmalloc += nmalloc;
-	t->nfree += nfree;
+	if (usable != 0) {
+		as->large_allocated = sub_floor(as->large_allocated, usable);
+		as->large_active = sub_floor(as->large_active, mapped);
+		as->large_nlive = sub_floor(as->large_nlive, 1);
+	}
+}
+
+/* Pages of SuperSlab c resident, in memory and per node: its mapped units
+ * may have holes (an address-space limit), so by runs. */
+static void ss_resident(snapshot_t *s, arena_stats_t *as, chunk_t *c)
+{
+	uint32_t m = c->ss.mapped_units;
+	for (unsigned i = 0, n; i < SLABS_PER_SS; i += n ? n : 1) {
+		n = ss_run_at(m, i);
+		if (n == 0)
+			continue;
+		char *p = (char *)c + (size_t)i * SLAB_SIZE;
+		as->resident += os_resident_bytes(p, (size_t)n * SLAB_SIZE);
+		count_node_pages(s, p, (size_t)n * SLAB_SIZE);
+	}
 }
 
 int stats_refresh(snapshot_t *s, bool kernel)
@@ -97,8 +116,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 			as->bins[c] = (bin_stats_t){ b->nmalloc, b->nfree, b->nrefills, b->nflushes,
 			                             b->curslabs, b->curregs, b->remote_frees, 0 };
 			as->remote_frees += b->remote_frees;
+			as->empty_slabs += b->empty != NULL;
 			lock_release(&b->lock);
-			active += as->bins[c].curslabs * SLAB_SIZE;
 		}
 		lock_acquire(&a->ss_lock);
 		as->nsuperslabs = a->nss;
@@ -108,10 +127,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 			as->ss_free_units += (unsigned)__builtin_popcount(c->ss.free_units);
 			as->ss_dirty_free += (uint64_t)__builtin_popcount(c->ss.free_units &
 			                                                  c->ss.dirty_units) * SLAB_SIZE;
-			if (kernel) {
-				as->resident += os_resident_bytes(c, ss_mapped_bytes(c));
-				count_node_pages(s, c, ss_mapped_bytes(c));
-			}
+			if (kernel)
+				ss_resident(s, as, c);
 		}
 		lock_release(&a->ss_lock);
 		lock_acquire(&a->large_lock);
@@ -132,6 +149,12 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		}
 		lock_release(&a->large_lock);
 		as->mapped = as->ss_mapped + as->large_active + as->large_cached;
+	}
+	tcache_stats_live(live_bin, live_slot, s);
+	for (unsigned i = 0; i < g_narenas; i++) {
+		const arena_stats_t *as = &s->arenas[i];
+		for (unsigned c = 0; c < NCLASSES; c++)
+			active += as->bins[c].curslabs * SLAB_SIZE;
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;
@@ -141,12 +164,6 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		large_nmalloc += as->large_nmalloc;
 		large_nfree += as->large_nfree;
 	}
-	tcache_stats_sum_live(live_cb, s);
-	slot_sum_t slots = { s, 0, 0, 0 };
-	tcache_large_slots(slot_cb, &slots);
-	large_alloc -= slots.bytes < large_alloc ? slots.bytes : large_alloc;
-	large_nmalloc += slots.nmalloc;
-	large_nfree += slots.nfree;
 	uint64_t allocated = large_alloc, nmalloc = large_nmalloc, nfree = large_nfree;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		uint64_t m = 0, f = 0;
@@ -466,7 +483,8 @@ int stats_mallinfo(struct mallinfo2 *mi)
 			mi->fsmblks += cached;
 			mi->hblks += as->large_nlive;
 			mi->hblkhd += as->large_active;
-			mi->keepcost += as->ss_dirty_free + as->large_cached;
+			mi->keepcost += as->ss_dirty_free + as->large_cached +
+			                as->empty_slabs * SLAB_SIZE;
 		}
 		mi->uordblks = clamp0(inuse);
 		mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;

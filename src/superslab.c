@@ -58,9 +58,16 @@ void *superslab_map(uint32_t *units)
 			*units = SS_ALL_UNITS;
 			return p;
 		}
-		/* No memory for it now: keep the placeholder for later. */
+		/* No memory for it now: the kernel may have unmapped the
+		 * placeholder before it refused; keep one there for later. */
+		if (os_map_placeholder(p, SS_SIZE) != 0)
+			return NULL;
 		lock_acquire(&g_vm_lock);
-		vm_push_locked(p);
+		if (!vm_push_locked(p)) {
+			lock_release(&g_vm_lock);
+			os_unmap(p, SS_SIZE);
+			return NULL;
+		}
 	}
 	lock_release(&g_vm_lock);
 	void *p;
@@ -81,13 +88,19 @@ void *superslab_map(uint32_t *units)
 int superslab_grow(superslab_t *ss)
 {
 	uint32_t missing = ~ss->hdr.ss.mapped_units;
-	if (missing == 0)
-		return -1;
-	unsigned i = (unsigned)__builtin_ctz(missing);
-	if (os_map_noreplace((char *)ss + (size_t)i * SLAB_SIZE, SLAB_SIZE) != 0)
-		return -1;
-	ss->hdr.ss.mapped_units |= 1u << i;
-	return (int)i;
+	while (missing) {
+		unsigned i = (unsigned)__builtin_ctz(missing);
+		missing &= missing - 1;
+		int err = os_map_noreplace((char *)ss + (size_t)i * SLAB_SIZE, SLAB_SIZE);
+		if (err == ENOMEM)
+			return -ENOMEM;
+		if (err == 0) {
+			ss->hdr.ss.mapped_units |= 1u << i;
+			return (int)i;
+		}
+		/* EEXIST: another mapping took that unit's place; try the next */
+	}
+	return -EEXIST;
 }
 
 void superslab_shrink(superslab_t *ss, unsigned i)
@@ -100,17 +113,10 @@ void superslab_shrink(superslab_t *ss, unsigned i)
 static void ss_unmap_units(superslab_t *ss)
 {
 	uint32_t m = ss->hdr.ss.mapped_units;
-	unsigned i = 0;
-	while (i < SLABS_PER_SS) {
-		if (!((m >> i) & 1)) {
-			i++;
-			continue;
-		}
-		unsigned j = i;
-		while (j < SLABS_PER_SS && ((m >> j) & 1))
-			j++;
-		os_unmap((char *)ss + (size_t)i * SLAB_SIZE, (size_t)(j - i) * SLAB_SIZE);
-		i = j;
+	for (unsigned i = 0, n; i < SLABS_PER_SS; i += n ? n : 1) {
+		n = ss_run_at(m, i);
+		if (n != 0)
+			os_unmap((char *)ss + (size_t)i * SLAB_SIZE, (size_t)n * SLAB_SIZE);
 	}
 }
 

@@ -11,8 +11,7 @@
  * so free() finds a block's slab with two instructions: mask the pointer down
  * to the chunk, shift its offset down to the slab index. Slabs of different
  * classes share a SuperSlab. A large block's mapping starts with the same
- * chunk_t and a slab_t whose arena is NULL, which sends free() to its slow
- * path. No per-block header exists anywhere.
+ * chunk_t. No per-block header exists anywhere.
  *
  * SuperSlabs live in one address window (os.h: 16-32 TiB). free()'s fast path
  * reads a slab_t only for a pointer inside it, which one compare tells: any
@@ -177,14 +176,23 @@ _Static_assert(SLABS_PER_SS == 32, "a unit mask is 32 bits");
  * are mapped (all, or under an address-space limit only unit 0). NULL on
  * ENOMEM. */
 void *superslab_map(uint32_t *units);
-/* Maps one more unit of a SuperSlab that lacks some; its index, or -1 when
- * the kernel refuses. ss's arena's ss_lock held. */
+/* Maps one more unit of a SuperSlab that lacks some: its index, -ENOMEM
+ * when the kernel refuses for want of memory, -EEXIST when the places of its
+ * missing units are taken. ss's arena's ss_lock held. */
 int superslab_grow(superslab_t *ss);
 /* Unmaps free unit i (not 0) of a SuperSlab: memory ran out. ss_lock held. */
 void superslab_shrink(superslab_t *ss, unsigned i);
 /* Lays out a SuperSlab for `arena` in memory from superslab_map (after its
  * NUMA placement): its mapped units free. */
 superslab_t *superslab_init(void *mem, struct arena *arena, uint32_t units);
+
+/* The length of the run of set bits of m that starts at bit i (0 if bit i
+ * is clear): a run of mapped units. */
+FAST_PATH unsigned ss_run_at(uint32_t m, unsigned i)
+{
+	uint32_t rest = ~(m >> i);
+	return rest == 0 ? SLABS_PER_SS - i : (unsigned)__builtin_ctz(rest);
+}
 
 /* Bytes of c mapped. */
 FAST_PATH size_t ss_mapped_bytes(const chunk_t *c)

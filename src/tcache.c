@@ -92,7 +92,8 @@ static void tcache_merge_all(tcache_t *tc)
 }
 
 typedef struct {
-	tcache_live_cb cb;
+	tcache_live_cb bin;
+	tcache_slot_cb slot;
 	void *ctx;
 } live_ctx_t;
 
@@ -102,32 +103,17 @@ static void live_each(void *ctx, tcache_t *tc)
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		uint64_t dm = bin_nmalloc(tc, c) - atomic_load_relaxed(&tc->merged_nmalloc[c]);
 		uint64_t df = bin_nfree(tc, c) - atomic_load_relaxed(&tc->merged_nfree[c]);
-		l->cb(l->ctx, tc->arena, c, dm, df, bin_cached(tc, c));
+		l->bin(l->ctx, tc->arena, c, dm, df, bin_cached(tc, c));
 	}
+	l->slot(l->ctx, tc->arena, atomic_load_relaxed(&tc->slot_bytes),
+	        atomic_load_relaxed(&tc->slot_mapped), atomic_load_relaxed(&tc->slot_nmalloc),
+	        atomic_load_relaxed(&tc->slot_nfree));
 }
 
-void tcache_stats_sum_live(tcache_live_cb cb, void *ctx)
+void tcache_stats_live(tcache_live_cb bin, tcache_slot_cb slot, void *ctx)
 {
-	live_ctx_t l = { cb, ctx };
+	live_ctx_t l = { bin, slot, ctx };
 	thread_foreach(live_each, &l);
-}
-
-typedef struct {
-	tcache_slot_cb cb;
-	void *ctx;
-} slot_ctx_t;
-
-static void slot_each(void *ctx, tcache_t *tc)
-{
-	slot_ctx_t *s = ctx;
-	s->cb(s->ctx, tc->arena, atomic_load_relaxed(&tc->slot_bytes),
-	      atomic_load_relaxed(&tc->slot_nmalloc), atomic_load_relaxed(&tc->slot_nfree));
-}
-
-void tcache_large_slots(tcache_slot_cb cb, void *ctx)
-{
-	slot_ctx_t s = { cb, ctx };
-	thread_foreach(slot_each, &s);
 }
 
 void tcache_stats_self(tcache_stats_t *st)
@@ -337,20 +323,26 @@ static void *direct_malloc(size_t size, size_t align, bool *zeroed)
  * moved to another node flushes its cache back to the old arena first. In
  * the per-CPU layout a thread that moved to another CPU of the same node
  * takes that CPU's arena without flushing (its cached blocks are on the right
- * node; they go home as remote frees when freed). */
+ * node; they go home as remote frees when freed). With a given arena count
+ * or round-robin binding a thread stays where it is, unless its arena is at
+ * or above arenas.limit. */
 static void tcache_follow(tcache_t *tc)
 {
-	if (tc->bound || g_conf.bind == BIND_ROUNDROBIN)
+	if (tc->bound)
+		return;
+	unsigned lim = atomic_load_relaxed(&g_conf.arenas_limit);
+	bool over = lim != 0 && tc->arena->index >= lim;
+	if (!over && g_conf.bind == BIND_ROUNDROBIN)
 		return;
 	arena_t *a = arena_choose();
 	if (a == tc->arena)
 		return;
 	if (a->node == tc->arena->node) {
-		if (g_arena_mode == ARENA_MODE_COUNT) /* CPUs share arenas: stay */
+		if (!over && g_arena_mode == ARENA_MODE_COUNT) /* CPUs share arenas: stay */
 			return;
 		tcache_merge_all(tc); /* counts go to the arena they happened in */
 		tc->arena = a;
-	} else if (!g_topo.policy_set) {
+	} else if (!g_topo.policy_set || over) {
 		tcache_drain_all(tc);
 		tc->arena = a;
 	}
@@ -390,7 +382,7 @@ static void tcache_slot_release(tcache_t *tc)
 {
 	chunk_t *c = tc->large_slot;
 	tc->large_slot = NULL;
-	tc->slot_bytes = 0;
+	tc->slot_bytes = tc->slot_mapped = 0;
 	if (tc->slot_nmalloc || tc->slot_nfree)
 		large_count(tc->arena, tc->slot_nmalloc, tc->slot_nfree);
 	tc->slot_nmalloc = tc->slot_nfree = 0;
@@ -409,7 +401,7 @@ static void *tcache_alloc_large(tcache_t *tc, size_t size, size_t align, bool *z
 		void *p = large_reuse(slot, size);
 		if (p != NULL) {
 			tc->large_slot = NULL;
-			tc->slot_bytes = 0;
+			tc->slot_bytes = tc->slot_mapped = 0;
 			tc->slot_nmalloc++;
 			tc->large_nmalloc++;
 			tc->large_alloc_bytes += slot->large.usable;
@@ -445,16 +437,27 @@ static void *tcache_alloc(size_t size, size_t align, bool *zeroed)
 	return tcache_alloc_large(tc, size, align, zeroed);
 }
 
+/* The slow paths' allocation: errno is the caller's unless it fails (a
+ * refused mapping on the way to success, or a recovery, leaves none). */
+static void *tcache_alloc_keep_errno(size_t size, size_t align, bool *zeroed)
+{
+	int saved = errno;
+	void *p = tcache_alloc(size, align, zeroed);
+	if (p != NULL)
+		errno = saved;
+	return p;
+}
+
 void *tcache_malloc_slow(size_t size)
 {
 	bool zeroed;
-	return tcache_alloc(size, 8, &zeroed);
+	return tcache_alloc_keep_errno(size, 8, &zeroed);
 }
 
 void *tcache_calloc_slow(size_t size)
 {
 	bool zeroed;
-	void *p = tcache_alloc(size, 8, &zeroed);
+	void *p = tcache_alloc_keep_errno(size, 8, &zeroed);
 	if (p != NULL && !zeroed)
 		memset(p, 0, size);
 	return p;
@@ -463,7 +466,7 @@ void *tcache_calloc_slow(size_t size)
 void *tcache_malloc_aligned(size_t size, size_t align)
 {
 	bool zeroed;
-	return tcache_alloc(size, align, &zeroed);
+	return tcache_alloc_keep_errno(size, align, &zeroed);
 }
 
 /* ---- free slow path ---- */
@@ -479,6 +482,7 @@ static void free_large(tcache_t *tc, void *p, chunk_t *c)
 			large_stash(c);
 			tc->large_slot = c;
 			tc->slot_bytes = c->large.usable;
+			tc->slot_mapped = c->large.map_size;
 			tc->slot_nfree++;
 			if (old != NULL)
 				large_release(old, false);
@@ -493,7 +497,17 @@ static void double_free(void *p)
 	hm_fatal("double free of %p (block is already free)", p);
 }
 
+static void tcache_free_slow_body(void *p, bool undo);
+
+/* free never changes errno (munmap or madvise on the way may fail). */
 void tcache_free_slow(void *p, bool undo)
+{
+	int saved = errno;
+	tcache_free_slow_body(p, undo);
+	errno = saved;
+}
+
+static void tcache_free_slow_body(void *p, bool undo)
 {
 	if (undo) {
 		/* Bin full: the fast path decremented avail below zero. */

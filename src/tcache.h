@@ -71,6 +71,7 @@ typedef struct tcache {
 	struct chunk *large_slot;          /* one freed large block kept for this thread
 	                                      (still counted live by its arena) */
 	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
+	uint64_t slot_mapped;              /* its mapped bytes, 0 if none */
 	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
 	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
 	                                      linked through their first word */
@@ -119,16 +120,15 @@ typedef struct tcache_stats {
 	uint64_t large_allocated_bytes, large_freed_bytes;
 } tcache_stats_t;
 
-/* Calls cb for every live thread and class with the counters not yet merged
- * into the thread's arena, and the blocks cached (registry lock held inside). */
+/* For every live thread (registry lock held inside): `bin` for each class
+ * with the counters not yet merged into the thread's arena and the blocks
+ * cached; `slot` with its large slot (usable and mapped bytes held, 0 if
+ * none) and the slot hits not yet added to the arena's large counters. */
 typedef void (*tcache_live_cb)(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc,
                                uint64_t nfree, uint64_t ncached);
-void tcache_stats_sum_live(tcache_live_cb cb, void *ctx);
-/* Calls cb for every live thread with its large slot: usable bytes held, and
- * slot hits not yet added to its arena's large counters. */
-typedef void (*tcache_slot_cb)(void *ctx, struct arena *a, uint64_t bytes, uint64_t nmalloc,
-                               uint64_t nfree);
-void tcache_large_slots(tcache_slot_cb cb, void *ctx);
+typedef void (*tcache_slot_cb)(void *ctx, struct arena *a, uint64_t usable, uint64_t mapped,
+                               uint64_t nmalloc, uint64_t nfree);
+void tcache_stats_live(tcache_live_cb bin, tcache_slot_cb slot, void *ctx);
 
 /* Counters of the calling thread since it started (merged ones included). */
 void tcache_stats_self(tcache_stats_t *st);

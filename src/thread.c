@@ -100,8 +100,9 @@ static void cache_hold(tcache_t *tc)
 	pthread_mutexattr_destroy(&attr);
 }
 
-/* By the owner, at exit. */
-static void cache_unhold(tcache_t *tc)
+/* By the owner, at exit; registry lock held, so that no reader's trylock
+ * sees the mutex between its unlock and its destruction. */
+static void cache_unhold_locked(tcache_t *tc)
 {
 	if (tc->reapable) {
 		pthread_mutex_unlock(&tc->alive);
@@ -118,8 +119,10 @@ static tcache_t *thread_start(void)
 	lock_acquire(&g_registry_lock);
 	tcache_t *tc = cache_alloc_locked();
 	lock_release(&g_registry_lock);
-	if (tc == NULL)
+	if (tc == NULL) {
+		errno = saved;
 		return NULL; /* no memory for a cache: try again at the next call */
+	}
 	tcache_init(tc, arena_choose());
 	cache_hold(tc);
 	lock_acquire(&g_registry_lock);
@@ -132,8 +135,8 @@ static tcache_t *thread_start(void)
 	if (pthread_setspecific(g_thread_key, tc) != 0) {
 		tcache_cur = &g_tcache_nocache;
 		tcache_drain_all(tc);
-		cache_unhold(tc);
 		lock_acquire(&g_registry_lock);
+		cache_unhold_locked(tc);
 		registry_release_locked(tc);
 		lock_release(&g_registry_lock);
 		errno = saved;
@@ -162,8 +165,8 @@ void thread_exit(void *arg)
 	 * the arenas, in any number of rounds. */
 	tcache_cur = &g_tcache_nocache;
 	tcache_drain_all(tc);
-	cache_unhold(tc);
 	lock_acquire(&g_registry_lock);
+	cache_unhold_locked(tc);
 	registry_release_locked(tc);
 	lock_release(&g_registry_lock);
 }
@@ -174,19 +177,18 @@ static void reap_locked(void)
 	tcache_t *tc = g_threads;
 	while (tc != NULL) {
 		tcache_t *next = tc->next;
-		if (tc->reapable) {
-			int r = pthread_mutex_trylock(&tc->alive);
-			if (r == EOWNERDEAD) {
-				/* Its owner is gone: nobody else touches the cache. */
-				pthread_mutex_consistent(&tc->alive);
-				pthread_mutex_unlock(&tc->alive);
-				pthread_mutex_destroy(&tc->alive);
-				tc->reapable = 0;
-				tcache_drain_all(tc);
-				registry_release_locked(tc);
-			} else if (r == 0) {
-				pthread_mutex_unlock(&tc->alive); /* not held: cannot tell */
-			}
+		/* A registered cache's mutex is held by its thread, until the
+		 * thread unholds it under this lock: the trylock fails with
+		 * EBUSY, or takes it with EOWNERDEAD once the kernel found the
+		 * thread dead. */
+		if (tc->reapable && pthread_mutex_trylock(&tc->alive) == EOWNERDEAD) {
+			/* Its owner is gone: nobody else touches the cache. */
+			pthread_mutex_consistent(&tc->alive);
+			pthread_mutex_unlock(&tc->alive);
+			pthread_mutex_destroy(&tc->alive);
+			tc->reapable = 0;
+			tcache_drain_all(tc);
+			registry_release_locked(tc);
 		}
 		tc = next;
 	}
@@ -202,7 +204,6 @@ void thread_reap(void)
 void thread_foreach(void (*fn)(void *ctx, tcache_t *tc), void *ctx)
 {
 	lock_acquire(&g_registry_lock);
-	reap_locked();
 	for (tcache_t *tc = g_threads; tc != NULL; tc = tc->next)
 		fn(ctx, tc);
 	lock_release(&g_registry_lock);

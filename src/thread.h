@@ -50,7 +50,7 @@ tcache_t *thread_cache(void);
 void thread_exit(void *tc);
 
 /* Calls fn for every registered cache, registry lock held. fn must not
- * allocate. Caches of threads found dead are reaped first. */
+ * allocate. (thread_reap first, to leave out the dead.) */
 void thread_foreach(void (*fn)(void *ctx, tcache_t *tc), void *ctx);
 
 /* Reaps the caches of threads that died without their key destructor. */
