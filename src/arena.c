@@ -87,7 +87,22 @@ static void ss_avail_push(arena_t *a, chunk_t *c)
 	c->ss.next = a->ss_avail;
 	if (a->ss_avail)
 		a->ss_avail->ss.prev = c;
+	else
+		a->ss_avail_tail = c;
 	a->ss_avail = c;
+	c->on_avail = 1;
+}
+
+/* At the back: an empty SuperSlab, which is used last and so can decay. */
+static void ss_avail_append(arena_t *a, chunk_t *c)
+{
+	c->ss.next = NULL;
+	c->ss.prev = a->ss_avail_tail;
+	if (a->ss_avail_tail)
+		a->ss_avail_tail->ss.next = c;
+	else
+		a->ss_avail = c;
+	a->ss_avail_tail = c;
 	c->on_avail = 1;
 }
 
@@ -99,6 +114,8 @@ static void ss_avail_remove(arena_t *a, chunk_t *c)
 		a->ss_avail = c->ss.next;
 	if (c->ss.next)
 		c->ss.next->ss.prev = c->ss.prev;
+	else
+		a->ss_avail_tail = c->ss.prev;
 	c->ss.next = c->ss.prev = NULL;
 	c->on_avail = 0;
 }
@@ -118,49 +135,65 @@ static void unit_unretain(arena_t *a, chunk_t *c, unsigned i)
 		a->retained -= unit_purge_bytes(i);
 }
 
-/* Takes a free unit of one of x's SuperSlabs for class cls, preferring one
- * that last served this class with its pages still resident: the same layout
- * touches no new pages (a unit reused by another class gets its blocks' first
- * and last pages touched at new offsets). Then any resident unit, then the
- * first SuperSlab's first free unit. x->ss_lock held; x->ss_avail not NULL. */
-static superslab_t *ss_take_unit_locked(arena_t *x, unsigned cls, unsigned *out)
+/* Bit i of the result: units i .. i + n - 1 are all set in m (a run of n
+ * starts at i). A slab of several units never starts at unit 0, whose first
+ * 32 KiB is the header. */
+static uint32_t runs_of(uint32_t m, unsigned n)
 {
-	chunk_t *c = x->ss_avail;
-	unsigned idx = SLABS_PER_SS;
+	uint32_t r = m;
+	for (unsigned k = 1; k < n && r; k++)
+		r &= m >> k;
+	return n > 1 ? r & ~1u : r;
+}
+
+/* Takes a run of n free units of one of x's SuperSlabs for class cls,
+ * preferring one that last served this class with its pages still
+ * resident: the same layout touches no new pages (units reused by another
+ * class get their blocks' first and last pages touched at new offsets). Then
+ * any resident run, then any run, of the first SuperSlabs with free units
+ * (a bounded scan). NULL when none has a run of n. x->ss_lock held. */
+static superslab_t *ss_take_units_locked(arena_t *x, unsigned cls, unsigned n, unsigned *out)
+{
+	chunk_t *pick = NULL;
+	unsigned idx = 0;
+	int best = -1; /* 2: same class, resident; 1: resident; 0: any */
 	int scanned = 0;
-	for (chunk_t *t = c; t != NULL && scanned < 8 && idx == SLABS_PER_SS; t = t->ss.next, scanned++) {
-		uint32_t m = t->ss.free_units & t->ss.dirty_units;
-		while (m) {
+	for (chunk_t *t = x->ss_avail; t != NULL && scanned < 8 && best < 2;
+	     t = t->ss.next, scanned++) {
+		uint32_t any = runs_of(t->ss.free_units, n);
+		if (any == 0)
+			continue;
+		uint32_t warm = runs_of(t->ss.free_units & t->ss.dirty_units, n);
+		for (uint32_t m = warm; m; m &= m - 1) {
 			unsigned i = (unsigned)__builtin_ctz(m);
-			m &= m - 1;
 			if (((superslab_t *)t)->slabs[i].cls == cls) {
-				c = t;
-				idx = i;
+				pick = t, idx = i, best = 2;
 				break;
 			}
 		}
+		if (best < 1 && warm)
+			pick = t, idx = (unsigned)__builtin_ctz(warm), best = 1;
+		if (best < 0)
+			pick = t, idx = (unsigned)__builtin_ctz(any), best = 0;
 	}
-	if (idx == SLABS_PER_SS) {
-		uint32_t pick = c->ss.free_units & c->ss.dirty_units;
-		if (pick == 0)
-			pick = c->ss.free_units;
-		idx = (unsigned)__builtin_ctz(pick);
-	}
-	superslab_t *ss = (superslab_t *)c;
-	uint32_t bit = 1u << idx;
-	unit_unretain(x, c, idx);
-	c->ss.free_units &= ~bit;
-	c->ss.dirty_units &= ~bit;
-	if (c->ss.free_units == 0)
-		ss_avail_remove(x, c);
+	if (pick == NULL)
+		return NULL;
+	uint32_t bits = (n >= 32 ? SS_ALL_UNITS : (1u << n) - 1) << idx;
+	for (unsigned i = idx; i < idx + n; i++)
+		unit_unretain(x, pick, i);
+	pick->ss.free_units &= ~bits;
+	pick->ss.dirty_units &= ~bits;
+	if (pick->ss.free_units == 0)
+		ss_avail_remove(x, pick);
 	*out = idx;
-	return ss;
+	return (superslab_t *)pick;
 }
 
-/* Under a memory or address-space limit no SuperSlab can be mapped: a free
- * unit of another arena's SuperSlab serves, its node's first. The unit stays
- * its SuperSlab's (arena_slab_release gives it back there); the slab is a's.
- * a's bin lock held: bin, then another arena's ss_lock, never the reverse. */
+/* Under a memory or address-space limit no SuperSlab can be mapped: free
+ * units of another arena's SuperSlab serve, its node's first. The units stay
+ * their SuperSlab's (arena_slab_release gives them back there); the slab is
+ * a's. a's bin lock held: bin, then another arena's ss_lock, never the
+ * reverse. */
 static slab_t *arena_slab_steal(arena_t *a, unsigned cls)
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -171,44 +204,61 @@ static slab_t *arena_slab_steal(arena_t *a, unsigned cls)
 			if (atomic_load_relaxed(&x->ss_avail) == NULL) /* racy peek */
 				continue;
 			lock_acquire(&x->ss_lock);
-			if (x->ss_avail != NULL) {
-				unsigned idx;
-				superslab_t *ss = ss_take_unit_locked(x, cls, &idx);
-				lock_release(&x->ss_lock);
+			unsigned idx;
+			superslab_t *ss = ss_take_units_locked(x, cls, class_units[cls], &idx);
+			lock_release(&x->ss_lock);
+			if (ss != NULL) {
 				superslab_slab_init(ss, idx, cls, a);
 				return &ss->slabs[idx];
 			}
-			lock_release(&x->ss_lock);
 		}
 	}
 	return NULL;
 }
 
-/* A free unit for class cls, initialised; bin lock held. */
+/* Under an address-space limit SuperSlabs are mapped a unit at a time: maps
+ * one more unit of one that lacks some (64 KiB where a new SuperSlab would
+ * take 2 MiB). Whether one grew. a->ss_lock held. */
+static bool arena_grow_partial(arena_t *a)
+{
+	if (!a->ss_partial)
+		return false;
+	a->ss_partial = 0;
+	for (chunk_t *c = a->ss_all; c != NULL; c = c->ss.all_next) {
+		if (c->ss.mapped_units == SS_ALL_UNITS)
+			continue;
+		a->ss_partial = 1;
+		int i = superslab_grow((superslab_t *)c);
+		if (i == -ENOMEM)
+			return false; /* the limit: so would any other */
+		if (i < 0)
+			continue; /* its missing units are taken by other mappings */
+		arena_place(a, (char *)c + (size_t)i * SLAB_SIZE, SLAB_SIZE);
+		c->ss.free_units |= 1u << i;
+		if (!c->on_avail)
+			ss_avail_push(a, c);
+		return true;
+	}
+	return false;
+}
+
+/* A slab for class cls (its units free, initialised); bin lock held. */
 static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 {
+	unsigned n = class_units[cls], idx;
+	bool mapped = false;
 	lock_acquire(&a->ss_lock);
-	if (a->ss_avail == NULL && a->ss_partial) {
-		/* A SuperSlab with units missing (an address-space limit) grows
-		 * by one first: 64 KiB where a new one would take 2 MiB. */
-		a->ss_partial = 0;
-		for (chunk_t *c = a->ss_all; c != NULL; c = c->ss.all_next) {
-			if (c->ss.mapped_units == SS_ALL_UNITS)
-				continue;
-			a->ss_partial = 1;
-			int i = superslab_grow((superslab_t *)c);
-			if (i == -ENOMEM)
-				break; /* the limit: so would any other */
-			if (i < 0)
-				continue; /* its missing units are taken by other mappings */
-			arena_place(a, (char *)c + (size_t)i * SLAB_SIZE, SLAB_SIZE);
-			c->ss.free_units |= 1u << i;
-			if (!c->on_avail)
-				ss_avail_push(a, c);
-			break;
+	for (unsigned tries = 0; tries < 2 * SLABS_PER_SS; tries++) {
+		superslab_t *ss = ss_take_units_locked(a, cls, n, &idx);
+		if (ss != NULL) {
+			lock_release(&a->ss_lock);
+			superslab_slab_init(ss, idx, cls, a);
+			return &ss->slabs[idx];
 		}
-	}
-	if (a->ss_avail == NULL) {
+		if (arena_grow_partial(a))
+			continue;
+		if (mapped)
+			break; /* a fresh one could not hold the run: the limit */
 		lock_release(&a->ss_lock);
 		uint32_t units;
 		void *mem = superslab_map(&units);
@@ -222,32 +272,33 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 		a->ss_all = &fresh->hdr;
 		a->nss++;
 		a->ss_partial |= units != SS_ALL_UNITS;
+		/* First in the list: the scan sees it. */
 		ss_avail_push(a, &fresh->hdr);
+		mapped = true;
 	}
-	unsigned idx;
-	superslab_t *ss = ss_take_unit_locked(a, cls, &idx);
 	lock_release(&a->ss_lock);
-	superslab_slab_init(ss, idx, cls, a);
-	return &ss->slabs[idx];
+	return arena_slab_steal(a, cls);
 }
 
 static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
-/* Slab s is empty: give its unit back to its SuperSlab, under the lock of
- * the SuperSlab's arena (a unit may serve another arena: arena_slab_steal).
+/* Slab s is empty: give its units back to its SuperSlab, under the lock of
+ * the SuperSlab's arena (units may serve another arena: arena_slab_steal).
  * Bin lock held. */
 static void arena_slab_release(slab_t *s)
 {
 	superslab_t *ss = (superslab_t *)ptr_chunk(s);
 	arena_t *a = ss->hdr.arena;
-	unsigned idx = s->index;
+	unsigned idx = s->index, n = s->nunits;
+	uint32_t bits = (n >= 32 ? SS_ALL_UNITS : (1u << n) - 1) << idx;
 	uint64_t now = os_now_ns();
 	lock_acquire(&a->ss_lock);
 	superslab_slab_fini(ss, idx);
-	s->free_since = now;
+	for (unsigned i = idx; i < idx + n; i++)
+		ss->slabs[i].free_since = now;
 	chunk_t *c = &ss->hdr;
-	c->ss.free_units |= 1u << idx;
-	c->ss.dirty_units |= 1u << idx;
+	c->ss.free_units |= bits;
+	c->ss.dirty_units |= bits;
 	if (c->ss.free_units == c->ss.mapped_units)
 		c->ss.empty_since = now;
 	if (!c->on_avail) {
@@ -255,17 +306,7 @@ static void arena_slab_release(slab_t *s)
 	} else if (c->ss.free_units == c->ss.mapped_units && c->ss.next != NULL) {
 		/* Move empty SuperSlabs to the back so they can decay. */
 		ss_avail_remove(a, c);
-		chunk_t *t = a->ss_avail;
-		if (t == NULL) {
-			ss_avail_push(a, c);
-		} else {
-			while (t->ss.next)
-				t = t->ss.next;
-			t->ss.next = c;
-			c->ss.prev = t;
-			c->ss.next = NULL;
-			c->on_avail = 1;
-		}
+		ss_avail_append(a, c);
 	}
 	if (now >= a->next_purge)
 		arena_purge_locked(a, now, false);
@@ -460,7 +501,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 		whole->free = NULL;
 		whole->nfree = 0;
 		whole->used += (uint16_t)got;
-		memset(slab_bitmap(whole), 0, ((size_t)whole->ncarved + 63) / 64 * sizeof(uint64_t));
+		slab_bitmap_clear(whole, whole->ncarved);
 		if (whole->ncarved == whole->cap)
 			bin_partial_remove(b, whole);
 		b->curregs += got;
@@ -484,12 +525,11 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			bin_partial_push(b, s);
 		}
 		unsigned n = 0;
-		uint64_t *bm = slab_bitmap(s);
 		while (got + n < want && s->free != NULL) {
 			void *blk = s->free;
 			s->free = *(void **)blk;
 			long i = slab_block_index(s, blk);
-			bm[i / 64] &= ~((uint64_t)1 << (i % 64));
+			*slab_bitmap_word(s, (size_t)i / 64) &= ~((uint64_t)1 << (i % 64));
 			*tail = blk;
 			tail = (void **)blk;
 			n++;
@@ -524,7 +564,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 
 slab_t *arena_validate_block(const void *p)
 {
-	slab_t *s = ptr_slab(p);
+	slab_t *s = ptr_slab_head(p);
 	if (s->state != SLAB_ACTIVE)
 		hm_fatal("double free (or invalid free) of %p: its slab holds no allocated block", p);
 	if (slab_block_index(s, p) < 0)
@@ -538,7 +578,7 @@ static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 	long i = slab_block_index(s, p);
 	if (UNLIKELY(i < 0))
 		hm_fatal("invalid free of %p: not the start of a block", p);
-	uint64_t *w = &slab_bitmap(s)[i / 64];
+	uint64_t *w = slab_bitmap_word(s, (size_t)i / 64);
 	uint64_t bit = (uint64_t)1 << (i % 64);
 	if (UNLIKELY((*w & bit) || i >= s->ncarved))
 		hm_fatal("double free of %p (block is already free)", p);
@@ -571,7 +611,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 	for (unsigned i = 0; i < n; i++) {
 		if (blocks[i] == NULL)
 			continue;
-		slab_t *s0 = ptr_slab(blocks[i]);
+		slab_t *s0 = ptr_slab_head(blocks[i]);
 		arena_t *a = s0->arena;
 		if (UNLIKELY(a == NULL || s0->state != SLAB_ACTIVE))
 			hm_fatal("double free of %p (its slab is free)", blocks[i]);
@@ -582,7 +622,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			void *p = blocks[j];
 			if (p == NULL)
 				continue;
-			slab_t *s = ptr_slab(p);
+			slab_t *s = ptr_slab_head(p);
 			if (s->arena != a || s->cls != cls)
 				continue;
 			blocks[j] = NULL;

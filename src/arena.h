@@ -44,7 +44,8 @@ typedef struct arena {
 	bin_t bins[NCLASSES];
 
 	lock_t ss_lock;       /* protects the fields below, up to large_lock */
-	chunk_t *ss_avail;    /* SuperSlabs with free units */
+	chunk_t *ss_avail;    /* SuperSlabs with free units, empty ones last */
+	chunk_t *ss_avail_tail;
 	chunk_t *ss_all;      /* every SuperSlab */
 	uint64_t nss;         /* SuperSlabs mapped */
 	uint64_t ss_partial;  /* some may have units unmapped (an address-space limit) */

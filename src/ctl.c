@@ -523,7 +523,7 @@ static const ctl_key_t g_keys[] = {
 	{ "tiny.nclasses", T_UNSIGNED, M_R, "classes", "number of tiny classes", get_const_u, NULL, TINY_NCLASSES, 0, 0, NOLIM },
 	{ "tiny.class.#.size", T_SIZE, M_R, "bytes", "block size of tiny class i", get_class_size, NULL, 0, 0, 0, LIM1(lim_tiny) },
 	{ "tiny.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of tiny class i (overrides tiny.fast_cap; 0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_tiny) },
-	{ "arenas.nclasses", T_UNSIGNED, M_R, "classes", "number of slab size classes (16 B .. 32 KiB)", get_const_u, NULL, NCLASSES, 0, 0, NOLIM },
+	{ "arenas.nclasses", T_UNSIGNED, M_R, "classes", "number of size classes (16 B .. 1.75 MiB), served from slabs of SuperSlabs", get_const_u, NULL, NCLASSES, 0, 0, NOLIM },
 	{ "arenas.class.#.size", T_SIZE, M_R, "bytes", "block size of class i", get_class_size, NULL, 0, 0, 0, LIM1(lim_classes) },
 	{ "arenas.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of class i (0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_classes) },
 	{ "decay_ms", T_SSIZE, M_RW, "ms", "delay before free memory returns to the OS (-1: never, 0: at once)", get_decay, set_decay, 0, -1, (int64_t)1 << 40, NOLIM },
@@ -560,7 +560,7 @@ static const ctl_key_t g_keys[] = {
 	{ "stats.metadata", T_SIZE, M_R, "bytes", "bytes of hakmem's own structures", get_snap_u64, NULL, SNAP_OFF(metadata), 0, 0, NOLIM },
 	{ "stats.nmalloc", T_U64, M_R, "allocations", "allocations hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nmalloc), 0, 0, NOLIM },
 	{ "stats.nfree", T_U64, M_R, "frees", "frees hakmem served, all sizes", get_snap_u64, NULL, SNAP_OFF(nfree), 0, 0, NOLIM },
-	{ "stats.large.nmalloc", T_U64, M_R, "allocations", "large allocations (> 32 KiB)", get_snap_u64, NULL, SNAP_OFF(large_nmalloc), 0, 0, NOLIM },
+	{ "stats.large.nmalloc", T_U64, M_R, "allocations", "large allocations: above the largest class (1.75 MiB) or aligned to more than 32 KiB, each its own mapping", get_snap_u64, NULL, SNAP_OFF(large_nmalloc), 0, 0, NOLIM },
 	{ "stats.large.nfree", T_U64, M_R, "frees", "large frees", get_snap_u64, NULL, SNAP_OFF(large_nfree), 0, 0, NOLIM },
 
 	{ "stats.numa.bind_failures", T_U64, M_R, "calls", "NUMA placements (mbind) the kernel refused; the memory was used anyway", get_snap_u64, NULL, SNAP_OFF(bind_failures), 0, 0, NOLIM },

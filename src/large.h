@@ -1,4 +1,5 @@
-/* large.h - blocks above SLAB_MAX_SIZE: each in its own 2 MiB-aligned mapping
+/* large.h - blocks above CLASS_MAX_SIZE (1.75 MiB), and blocks aligned to more
+ * than CLASS_ALIGN_MAX: each in its own 2 MiB-aligned mapping
  * that starts with a chunk_t, so free() finds it by the same mask as a
  * SuperSlab. Freed mappings are cached per arena (pages stay resident: a
  * malloc/touch/free loop neither maps nor faults) and unmapped after decay_ms.

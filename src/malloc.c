@@ -64,7 +64,7 @@ static size_t block_usable(const void *p, const char *what)
 			hm_fatal("invalid %s of %p: not a live large block", what, p);
 		return c->large.usable;
 	}
-	slab_t *s = ptr_slab(p);
+	slab_t *s = ptr_slab_head(p);
 	if (UNLIKELY(s->state != SLAB_ACTIVE || slab_block_index(s, p) < 0))
 		hm_fatal("invalid %s of %p: not the start of an allocated block", what, p);
 	return s->block_size;
@@ -88,10 +88,10 @@ EXPORT void *hakmem_realloc(void *p, size_t size)
 	}
 	size_t old = block_usable(p, "realloc");
 	if (size <= old) {
-		if (old <= SLAB_MAX_SIZE) {
-			if (size_to_class(size) == ptr_slab(p)->cls)
+		if (old <= CLASS_MAX_SIZE) {
+			if (size_to_class(size) == ptr_slab_head(p)->cls)
 				return p;
-		} else if (size > SLAB_MAX_SIZE && size >= old / 2) {
+		} else if (size > CLASS_MAX_SIZE && size >= old / 2) {
 			return p;
 		}
 	}

@@ -1,5 +1,5 @@
-/* sizeclass.c - size class tables (generated once by a script from the rule
- * in sizeclass.h; test/test_sizeclass.c checks them against the rule). */
+/* sizeclass.c - size class tables (generated once by a script from the rules
+ * in sizeclass.h; test/test_sizeclass.c checks them against the rules). */
 #include "sizeclass.h"
 
 const uint32_t class_size[NCLASSES] = {
@@ -8,7 +8,19 @@ const uint32_t class_size[NCLASSES] = {
 	384, 448, 512, 640, 768, 896, 1024, 1280,
 	1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120,
 	6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480,
-	24576, 28672, 32768,
+	24576, 28672, 32768, 40960, 49152, 57344, 65536, 81920,
+	98304, 114688, 131072, 163840, 196608, 229376, 262144, 327680,
+	393216, 458752, 524288, 655360, 786432, 917504, 1048576, 1310720,
+	1572864, 1835008,
+};
+
+/* 64 KiB units of a slab of each class (sizeclass.h gives the rule). */
+const uint8_t class_units[NCLASSES] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4, 2, 3, 7, 1, 4,
+	3, 7, 2, 5, 3, 7, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20,
+	24, 28,
 };
 
 const uint8_t class_small_index[TINY_MAX_SIZE / 8 + 1] = {

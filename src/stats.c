@@ -116,7 +116,7 @@ int stats_refresh(snapshot_t *s, bool kernel)
 			as->bins[c] = (bin_stats_t){ b->nmalloc, b->nfree, b->nrefills, b->nflushes,
 			                             b->curslabs, b->curregs, b->remote_frees, 0 };
 			as->remote_frees += b->remote_frees;
-			as->empty_slabs += b->empty != NULL;
+			as->empty_bytes += b->empty != NULL ? (uint64_t)class_units[c] * SLAB_SIZE : 0;
 			lock_release(&b->lock);
 		}
 		lock_acquire(&a->ss_lock);
@@ -154,7 +154,7 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	for (unsigned i = 0; i < g_narenas; i++) {
 		const arena_stats_t *as = &s->arenas[i];
 		for (unsigned c = 0; c < NCLASSES; c++)
-			active += as->bins[c].curslabs * SLAB_SIZE;
+			active += as->bins[c].curslabs * class_units[c] * SLAB_SIZE;
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;
@@ -483,8 +483,7 @@ int stats_mallinfo(struct mallinfo2 *mi)
 			mi->fsmblks += cached;
 			mi->hblks += as->large_nlive;
 			mi->hblkhd += as->large_active;
-			mi->keepcost += as->ss_dirty_free + as->large_cached +
-			                as->empty_slabs * SLAB_SIZE;
+			mi->keepcost += as->ss_dirty_free + as->large_cached + as->empty_bytes;
 		}
 		mi->uordblks = clamp0(inuse);
 		mi->fordblks = mi->arena > mi->uordblks ? mi->arena - mi->uordblks : 0;

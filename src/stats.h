@@ -31,7 +31,7 @@ typedef struct arena_stats {
 	uint64_t ss_free_units;    /* free 64 KiB units in them */
 	uint64_t ss_dirty_free;    /* bytes of free units whose pages are still resident */
 	uint64_t large_nlive;      /* live large blocks */
-	uint64_t empty_slabs;      /* empty slabs the bins keep for reuse */
+	uint64_t empty_bytes;      /* bytes of the empty slabs the bins keep for reuse */
 } arena_stats_t;
 
 typedef struct snapshot {

@@ -165,20 +165,24 @@ superslab_t *superslab_init(void *p, struct arena *arena, uint32_t units)
 	ss->hdr.ss.mapped_units = units;
 	ss->hdr.ss.free_units = units;
 	ss->hdr.ss.dirty_units = 0;
-	for (unsigned i = 0; i < SLABS_PER_SS; i++)
+	for (unsigned i = 0; i < SLABS_PER_SS; i++) {
 		ss->slabs[i].index = (uint8_t)i;
+		ss->slabs[i].head = (uint8_t)i;
+	}
 	return ss;
 }
 
 void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena)
 {
 	slab_t *s = &ss->slabs[idx];
+	unsigned n = class_units[cls];
 	size_t start = superslab_unit_start(idx);
 	s->cls = (uint8_t)cls;
 	s->state = SLAB_ACTIVE;
 	s->in_partial = 0;
+	s->nunits = (uint8_t)n;
 	s->block_size = class_size[cls];
-	s->cap = (uint16_t)((SLAB_SIZE - (start - (size_t)idx * SLAB_SIZE)) / s->block_size);
+	s->cap = (uint16_t)(((size_t)(idx + n) * SLAB_SIZE - start) / s->block_size);
 	s->used = 0;
 	s->ncarved = 0;
 	s->nfree = 0;
@@ -187,7 +191,16 @@ void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct are
 	s->free = NULL;
 	s->next = NULL;
 	s->prev = NULL;
-	memset(ss->bitmap[idx], 0, (s->cap + 63) / 64 * sizeof(uint64_t));
+	slab_bitmap_clear(s, s->cap);
+	/* The further units answer free()'s fast path as the first does. */
+	for (unsigned i = idx + 1; i < idx + n; i++) {
+		slab_t *t = &ss->slabs[i];
+		t->cls = (uint8_t)cls;
+		t->state = SLAB_INTERIOR;
+		t->head = (uint8_t)idx;
+		t->bin_off = s->bin_off;
+		__atomic_store_n(&t->arena, arena, __ATOMIC_RELEASE);
+	}
 	/* Publish the owner last: free() reads it without a lock. */
 	__atomic_store_n(&s->arena, arena, __ATOMIC_RELEASE);
 }
@@ -195,8 +208,13 @@ void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct are
 void superslab_slab_fini(superslab_t *ss, unsigned idx)
 {
 	slab_t *s = &ss->slabs[idx];
-	__atomic_store_n(&s->arena, NULL, __ATOMIC_RELEASE);
-	s->state = SLAB_FREE;
+	unsigned n = s->nunits;
+	for (unsigned i = idx; i < idx + n; i++) {
+		slab_t *t = &ss->slabs[i];
+		__atomic_store_n(&t->arena, NULL, __ATOMIC_RELEASE);
+		t->state = SLAB_FREE;
+		t->head = (uint8_t)i;
+	}
 	s->cap = 0;
 	s->free = NULL;
 }

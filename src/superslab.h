@@ -5,7 +5,8 @@
  *
  *   offset 0      chunk_t   (64 B)  kind, owner arena, unit bitmaps, list links
  *   offset 64     slab_t[32] (64 B each) metadata of slab i (the 64 KiB unit i)
- *   offset 2112   free bitmaps, 512 B per slab (1 bit per block: free in slab)
+ *   offset 2112   free bitmaps, 512 B per unit (1 bit per block: free in slab),
+ *                 interleaved by word
  *   offset 32 KiB first block of slab 0; slab i > 0 starts at i * 64 KiB
  *
  * so free() finds a block's slab with two instructions: mask the pointer down
@@ -39,11 +40,17 @@ enum chunk_kind {
 };
 
 enum slab_state {
-	SLAB_FREE = 0,   /* unit not in use (its slab_t is zero but for index) */
-	SLAB_ACTIVE = 1, /* serving a class */
+	SLAB_FREE = 0,     /* unit not in use (its slab_t is zero but for index
+	                      and head) */
+	SLAB_ACTIVE = 1,   /* the first unit of a slab serving a class */
+	SLAB_INTERIOR = 2, /* a further unit of a slab that spans several: its
+	                      arena, cls and bin_off repeat the first unit's, for
+	                      free()'s fast path; head names the first */
 };
 
-/* Metadata of one slab. Lives in the SuperSlab header. */
+/* Metadata of one 64 KiB unit, and of the slab that starts there. A slab is
+ * a span of class_units[cls] units; every field but the first five below
+ * lives in its first unit's slab_t only. Lives in the SuperSlab header. */
 typedef struct slab {
 	struct arena *arena;  /* owner; NULL while free. Read by free()'s fast path
 	                         without a lock: written only while no block of
@@ -51,7 +58,11 @@ typedef struct slab {
 	uint8_t cls;          /* size class [immutable while active] */
 	uint8_t state;        /* enum slab_state [bin lock] */
 	uint8_t index;        /* unit index in the SuperSlab [immutable] */
+	uint8_t head;         /* index of the slab's first unit (index itself for
+	                         a first or free unit) [immutable while active] */
 	uint8_t in_partial;   /* on the bin's partial list [bin lock] */
+	uint8_t nunits;       /* units the slab spans [immutable while active] */
+	uint8_t pad0[2];
 	uint16_t cap;         /* blocks the slab holds [immutable while active] */
 	uint16_t used;        /* blocks outside the slab: in tcaches or held [bin lock] */
 	uint16_t ncarved;     /* blocks carved so far; carving is lazy [bin lock] */
@@ -61,7 +72,6 @@ typedef struct slab {
 	uint32_t bin_off;     /* byte offset of this class's bin in a thread cache
 	                         (cls * 32): free()'s fast path needs no index
 	                         arithmetic [immutable while active] */
-	uint32_t pad;
 	void *free;           /* blocks given back to the slab [bin lock] */
 	struct slab *next;    /* bin's partial list [bin lock] */
 	union {
@@ -111,7 +121,10 @@ _Static_assert(sizeof(chunk_t) == 64, "chunk_t is one cache line");
 typedef struct superslab {
 	chunk_t hdr;
 	slab_t slabs[SLABS_PER_SS];
-	uint64_t bitmap[SLABS_PER_SS][SS_BITMAP_WORDS];
+	/* Word w of unit i's free bitmap is bitmap[w][i]: the first words of
+	 * every unit share the header's first page, so a SuperSlab of large
+	 * classes (a few blocks a slab, one word) touches one header page. */
+	uint64_t bitmap[SS_BITMAP_WORDS][SLABS_PER_SS];
 } superslab_t;
 
 #define SS_HEADER_SIZE   sizeof(superslab_t)
@@ -146,6 +159,18 @@ FAST_PATH slab_t *ptr_slab(const void *p)
 
 FAST_PATH size_t superslab_unit_start(unsigned idx);
 
+/* The slab (its first unit's slab_t) that unit slab_t s belongs to. */
+FAST_PATH slab_t *slab_head(slab_t *s)
+{
+	return s - (s->index - s->head);
+}
+
+/* The slab holding p: slow paths, which need the slab's own fields. */
+FAST_PATH slab_t *ptr_slab_head(const void *p)
+{
+	return slab_head(ptr_slab(p));
+}
+
 FAST_PATH char *slab_base(slab_t *s)
 {
 	return (char *)ptr_chunk(s) + superslab_unit_start(s->index);
@@ -163,9 +188,17 @@ FAST_PATH long slab_block_index(slab_t *s, const void *p)
 	return (long)idx;
 }
 
-FAST_PATH uint64_t *slab_bitmap(slab_t *s)
+/* Word w of slab s's free bitmap (bit i: block i is free in the slab). */
+FAST_PATH uint64_t *slab_bitmap_word(slab_t *s, size_t w)
 {
-	return ((superslab_t *)ptr_chunk(s))->bitmap[s->index];
+	return &((superslab_t *)ptr_chunk(s))->bitmap[w][s->index];
+}
+
+/* Clears the words of slab s's bitmap that cover its first nbits blocks. */
+FAST_PATH void slab_bitmap_clear(slab_t *s, size_t nbits)
+{
+	for (size_t w = 0; w < (nbits + 63) / 64; w++)
+		*slab_bitmap_word(s, w) = 0;
 }
 
 #define SS_ALL_UNITS 0xffffffffu
@@ -214,10 +247,11 @@ void superslab_prefork(void);
 void superslab_postfork_parent(void);
 void superslab_postfork_child(void);
 
-/* Prepares free unit `idx` of ss to serve class `cls` for `arena`. */
+/* Prepares the free units idx .. idx + class_units[cls] - 1 of ss to serve
+ * class `cls` for `arena`, as one slab. */
 void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena);
 
-/* Resets slab idx to the free state. */
+/* Resets the units of the slab at idx to the free state. */
 void superslab_slab_fini(superslab_t *ss, unsigned idx);
 
 /* First and last byte offsets of unit idx that blocks may use. */

@@ -35,9 +35,9 @@ static void tcache_apply_conf(tcache_t *tc)
 		uint32_t cap = conf_class_cap(c);
 		tc->cap[c] = cap;
 		tc->refill[c] = conf_class_refill(c);
-		/* Capacity 0 (every free checked at once): foreign blocks go
-		 * home one by one too. */
-		unsigned rb = cap == 0 ? 1 : (unsigned)((64 * KiB) / class_size[c]);
+		/* Capacity 0 (every free checked at once, or a class above 32 KiB
+		 * that is not cached): foreign blocks go home one by one too. */
+		unsigned rb = (unsigned)((64 * KiB) / class_size[c]);
 		tc->remote_batch[c] = (uint16_t)(cap == 0 ? 1 : rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
 		b->avail = (int32_t)((int64_t)cap - cached);
 		if (b->avail < 0)

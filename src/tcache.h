@@ -97,7 +97,7 @@ void *tcache_malloc_slow(size_t size) SLOW_PATH;
 /* `undo`: the fast path already took a slot (avail went below zero). */
 void  tcache_free_slow(void *p, bool undo) SLOW_PATH;
 
-/* Slow-path allocation with alignment (align <= SLAB_MAX_SIZE picks a class
+/* Slow-path allocation with alignment (align <= CLASS_ALIGN_MAX picks a class
  * whose blocks are aligned; larger ones go to large_alloc). */
 void *tcache_malloc_aligned(size_t size, size_t align);
 /* As tcache_malloc_slow, zeroed. */

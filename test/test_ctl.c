@@ -581,7 +581,7 @@ static void test_einval(void)
 
 #define N_BLOCKS 2000
 
-static const size_t g_sizes[] = { 8, 48, 200, 1000, 4096, 20000, 100000 };
+static const size_t g_sizes[] = { 8, 48, 200, 1000, 4096, 20000, 100000, 2000000 };
 #define NSIZES (sizeof g_sizes / sizeof g_sizes[0])
 
 static void test_stats_one_thread(void)
@@ -589,7 +589,7 @@ static void test_stats_one_thread(void)
 	static void *p[N_BLOCKS];
 	for (size_t s = 0; s < NSIZES; s++) {
 		size_t size = g_sizes[s];
-		size_t n = size > 32768 ? 100 : N_BLOCKS;
+		size_t n = size > 32768 ? (size > 1835008 ? 20 : 100) : N_BLOCKS;
 		ctl_epoch();
 		uint64_t a0 = ctl_u64("stats.allocated"), m0 = ctl_u64("stats.nmalloc");
 		uint64_t f0 = ctl_u64("stats.nfree");
@@ -614,7 +614,7 @@ static void test_stats_one_thread(void)
 		expect_u64_le(a2 + n * size, a1, "stats.allocated after the frees, %zu bytes", size);
 		expect_u64_ge(f2, f0 + n, "stats.nfree, %zu bytes", size);
 		expect_u64_ge(d2, d0 + n * size, "thread.deallocated, %zu bytes", size);
-		if (size > 32768) {
+		if (size > 1835008) { /* above the largest class: large */
 			expect_u64_ge(ctl_u64("stats.large.nmalloc"), n);
 			expect_u64_ge(ctl_u64("stats.large.nfree"), n);
 		}

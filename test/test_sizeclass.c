@@ -1,9 +1,10 @@
 /* test_sizeclass.c - unit test of the size class table (src/sizeclass.h).
  *
  * Checks the table against its rule (16..64 B in steps of 8, then four
- * classes per doubling up to SLAB_MAX_SIZE), and size_to_class() against the
- * table for every size 0..SLAB_MAX_SIZE: it gives the smallest class that
- * holds the size. Linked with libhakmem_core.la.
+ * classes per doubling up to CLASS_MAX_SIZE), the slab units of every class
+ * against theirs, and size_to_class() against the table for every size up to
+ * CLASS_MAX_SIZE: it gives the smallest class that holds the size. Linked
+ * with libhakmem_core.la.
  */
 #include "sizeclass.h"
 #include "expect.h"
@@ -12,8 +13,8 @@ static void test_table_shape(void)
 {
 	expect_u_gt(NCLASSES, 0);
 	expect_zu_eq(class_size[0], 16, "the smallest class");
-	expect_zu_eq(class_size[NCLASSES - 1], SLAB_MAX_SIZE, "the largest class");
-	expect_zu_eq(SLAB_MAX_SIZE, 32768);
+	expect_zu_eq(class_size[NCLASSES - 1], CLASS_MAX_SIZE, "the largest class");
+	expect_zu_eq(CLASS_MAX_SIZE, 1792 * 1024);
 	expect_zu_eq(TINY_MAX_SIZE, 1024);
 	bool tiny_is_class = false;
 	for (unsigned c = 0; c < NCLASSES; c++) {
@@ -38,12 +39,12 @@ static void test_table_shape(void)
 /* The table follows its rule exactly. */
 static void test_table_rule(void)
 {
-	size_t want[64];
+	size_t want[128];
 	unsigned n = 0;
 	for (size_t s = 16; s <= 64; s += 8)
 		want[n++] = s;
-	for (size_t d = 64; d < SLAB_MAX_SIZE; d *= 2)
-		for (size_t q = 1; q <= 4; q++)
+	for (size_t d = 64; d + d / 4 <= CLASS_MAX_SIZE; d *= 2)
+		for (size_t q = 1; q <= 4 && d + d / 4 * q <= CLASS_MAX_SIZE; q++)
 			want[n++] = d + d / 4 * q;
 	if (!expect_u_eq(NCLASSES, n, "number of classes"))
 		n = n < NCLASSES ? n : NCLASSES;
@@ -55,7 +56,7 @@ static void test_table_rule(void)
 static void test_size_to_class(void)
 {
 	expect_u_eq(size_to_class(0), 0, "size 0");
-	for (size_t s = 0; s <= SLAB_MAX_SIZE; s++) {
+	for (size_t s = 0; s <= CLASS_MAX_SIZE; s += s < 65536 ? 1 : 61) {
 		unsigned c = size_to_class(s);
 		if (!expect_u_lt(c, NCLASSES, "size_to_class(%zu)", s))
 			continue;
@@ -76,8 +77,29 @@ static void test_size_to_class(void)
 	}
 }
 
+/* The slab of class c: the fewest 64 KiB units that hold at least 8 blocks
+ * (blocks up to 32 KiB) or one block (above), wasting at most 1/16 of the
+ * span; never more than 28 units (a SuperSlab's 32 less the header's unit
+ * and room). */
+static void test_units_rule(void)
+{
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		size_t b = class_size[c], want = 0;
+		for (size_t n = 1; n < 32 && !want; n++) {
+			size_t blocks = n * 65536 / b, waste = n * 65536 - blocks * b;
+			if (blocks >= (b <= 32768 ? 8 : 1) && waste * 16 <= n * 65536)
+				want = n;
+		}
+		expect_zu_eq(class_units[c], want, "units of class %u (%zu B)", c, b);
+		expect_zu_le(class_units[c], 28, "class %u", c);
+		if (b > 256 * 1024)
+			expect_zu_eq(class_units[c] * 65536, b, "class %u: one block, no waste", c);
+	}
+}
+
 int main(void)
 {
+	test_run(test_units_rule);
 	test_run(test_table_shape);
 	test_run(test_table_rule);
 	test_run(test_size_to_class);
