@@ -136,14 +136,23 @@ static void unit_unretain(arena_t *a, chunk_t *c, unsigned i)
 }
 
 /* Bit i of the result: units i .. i + n - 1 are all set in m (a run of n
- * starts at i). A slab of several units never starts at unit 0, whose first
- * 32 KiB is the header. */
+ * starts at i). */
 static uint32_t runs_of(uint32_t m, unsigned n)
 {
 	uint32_t r = m;
 	for (unsigned k = 1; k < n && r; k++)
 		r &= m >> k;
-	return n > 1 ? r & ~1u : r;
+	return r;
+}
+
+/* The units where a slab of class cls may start: unit 0, whose first 32 KiB
+ * is the header, only for a slab of one unit whose blocks fit the rest. */
+static uint32_t slab_starts(uint32_t free_units, unsigned cls)
+{
+	uint32_t r = runs_of(free_units, class_units[cls]);
+	if (class_units[cls] > 1 || class_size[cls] > SLAB_SIZE - SLAB0_START)
+		r &= ~1u;
+	return r;
 }
 
 /* Takes a run of n free units of one of x's SuperSlabs for class cls,
@@ -160,10 +169,10 @@ static superslab_t *ss_take_units_locked(arena_t *x, unsigned cls, unsigned n, u
 	int scanned = 0;
 	for (chunk_t *t = x->ss_avail; t != NULL && scanned < 8 && best < 2;
 	     t = t->ss.next, scanned++) {
-		uint32_t any = runs_of(t->ss.free_units, n);
+		uint32_t any = slab_starts(t->ss.free_units, cls);
 		if (any == 0)
 			continue;
-		uint32_t warm = runs_of(t->ss.free_units & t->ss.dirty_units, n);
+		uint32_t warm = slab_starts(t->ss.free_units & t->ss.dirty_units, cls);
 		for (uint32_t m = warm; m; m &= m - 1) {
 			unsigned i = (unsigned)__builtin_ctz(m);
 			if (((superslab_t *)t)->slabs[i].cls == cls) {
@@ -689,4 +698,74 @@ void arenas_reinit_locks(void)
 		lock_reinit(&a->ss_lock);
 		lock_reinit(&a->large_lock);
 	}
+}
+
+/* ---- realloc in place ---- */
+
+/* Whether class c's slab holds exactly one block that fills its units (the
+ * classes of 64 KiB, 128 KiB, 192 KiB and from 256 KiB up): such a slab can
+ * grow into free units after it, or give up its tail, by changing class. */
+static bool class_is_solo(unsigned c)
+{
+	return (size_t)class_units[c] * SLAB_SIZE == class_size[c];
+}
+
+bool arena_resize_in_place(void *p, size_t size)
+{
+	slab_t *s = ptr_slab_head(p);
+	unsigned c = s->cls, c2 = size_to_class(size);
+	if (c2 == c)
+		return true;
+	if (s->index == 0 || !class_is_solo(c) || !class_is_solo(c2))
+		return false;
+	superslab_t *ss = (superslab_t *)ptr_chunk(s);
+	arena_t *a = s->arena, *x = ss->hdr.arena;
+	unsigned idx = s->index, n = class_units[c], n2 = class_units[c2];
+	if (idx + n2 > SLABS_PER_SS)
+		return false;
+	bin_t *b = &a->bins[c], *b2 = &a->bins[c2];
+	/* Both bins, the lower class first, then the SuperSlab's ss_lock. */
+	lock_acquire(&(c < c2 ? b : b2)->lock);
+	lock_acquire(&(c < c2 ? b2 : b)->lock);
+	lock_acquire(&x->ss_lock);
+	chunk_t *ch = &ss->hdr;
+	uint64_t now = os_now_ns();
+	bool ok = true;
+	if (n2 > n) {
+		uint32_t want = ((1u << (n2 - n)) - 1) << (idx + n);
+		if ((ch->ss.free_units & want) != want) {
+			ok = false;
+		} else {
+			for (unsigned i = idx + n; i < idx + n2; i++)
+				unit_unretain(x, ch, i);
+			ch->ss.free_units &= ~want;
+			ch->ss.dirty_units &= ~want;
+			if (ch->ss.free_units == 0 && ch->on_avail)
+				ss_avail_remove(x, ch);
+		}
+	} else {
+		uint32_t give = ((1u << (n - n2)) - 1) << (idx + n2);
+		for (unsigned i = idx + n2; i < idx + n; i++)
+			ss->slabs[i].free_since = now;
+		ch->ss.free_units |= give;
+		ch->ss.dirty_units |= give;
+		if (!ch->on_avail)
+			ss_avail_push(x, ch);
+	}
+	if (ok)
+		superslab_slab_resize(ss, idx, c2);
+	lock_release(&x->ss_lock);
+	if (ok) {
+		/* The block moves from class c to class c2: counted as a free of
+		 * one and an allocation of the other. */
+		b->curslabs--;
+		b->curregs--;
+		b->nfree++;
+		b2->curslabs++;
+		b2->curregs++;
+		b2->nmalloc++;
+	}
+	lock_release(&b->lock);
+	lock_release(&b2->lock);
+	return ok;
 }

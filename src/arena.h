@@ -131,6 +131,12 @@ void arenas_reclaim(void);
  * and returns its slab. Pre: registry_lookup(p) found a SuperSlab. */
 slab_t *arena_validate_block(const void *p);
 
+/* realloc in place of live block p (of a class) to `size` (<= the largest
+ * class): true when p now holds it. A block alone in its slab grows into the
+ * free units after it, or gives up its tail; other blocks keep their class
+ * only. */
+bool arena_resize_in_place(void *p, size_t size);
+
 /* Locks every arena lock in a fixed order (fork), and the reverse. */
 void arenas_lock_all(void);
 void arenas_unlock_all(void);

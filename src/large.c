@@ -56,6 +56,16 @@ static void live_push(arena_t *a, chunk_t *c, size_t bytes)
 	peak_raise(&g_large_peak_bytes, atomic_add_relaxed(&g_large_live_bytes, bytes));
 }
 
+/* A live block's mapping went from `old` to `size` bytes; large_lock held. */
+static void live_resize(arena_t *a, size_t old, size_t size)
+{
+	a->large_live_bytes += size - old;
+	if (size > old)
+		peak_raise(&g_large_peak_bytes, atomic_add_relaxed(&g_large_live_bytes, size - old));
+	else
+		atomic_sub_relaxed(&g_large_live_bytes, old - size);
+}
+
 static void live_remove(arena_t *a, chunk_t *c, size_t bytes)
 {
 	if (c->large.prev)
@@ -108,6 +118,9 @@ static void *large_alloc_huge(arena_t *a, size_t size, size_t align, bool *zeroe
 	return user;
 }
 
+static void *large_alloc_fresh(arena_t *a, size_t need, size_t off, bool *zeroed);
+static chunk_t *large_remap(chunk_t *c, size_t need);
+
 void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 {
 	if (align >= SS_SIZE)
@@ -130,12 +143,22 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		    (best < 0 || e->large.map_size < a->large_cache[best].chunk->large.map_size))
 			best = i;
 	}
+	/* None that large: the largest smaller one grows (mremap): its
+	 * resident pages need no fault again. */
+	bool grow = false;
+	if (best < 0)
+		for (int i = 0; i < LARGE_CACHE_SLOTS; i++) {
+			chunk_t *e = a->large_cache[i].chunk;
+			if (e && e->large.map_size >= need / 4 &&
+			    (best < 0 || e->large.map_size > a->large_cache[best].chunk->large.map_size))
+				best = i, grow = true;
+		}
 	if (best >= 0) {
 		c = a->large_cache[best].chunk;
 		a->large_cache[best].chunk = NULL;
 		have = c->large.map_size;
 		a->large_cached_bytes -= have;
-		if (have - need > need / 4) {
+		if (!grow && have - need > need / 4) {
 			trim = have - need;
 			have = need;
 		}
@@ -151,15 +174,32 @@ void *large_alloc(arena_t *a, size_t size, size_t align, bool *zeroed)
 		char *user = (char *)c + off;
 		large_write_header(c, a, c, have, user, have - off, false);
 		*zeroed = false;
+		if (grow) {
+			chunk_t *nc = large_remap(c, need);
+			if (nc == NULL) { /* keep what it has: too small, give it back */
+				large_release(c, false);
+				lock_acquire(&a->large_lock);
+				a->large_nmalloc--;
+				lock_release(&a->large_lock);
+				return large_alloc_fresh(a, need, off, zeroed);
+			}
+			return (char *)nc + off;
+		}
 		return user;
 	}
+	return large_alloc_fresh(a, need, off, zeroed);
+}
+
+/* A new mapping of `need` bytes for a block at offset off. */
+static void *large_alloc_fresh(arena_t *a, size_t need, size_t off, bool *zeroed)
+{
 	void *base;
 	if (large_map(need, SS_SIZE, &base) != 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	arena_place(a, base, need);
-	c = base;
+	chunk_t *c = base;
 	char *user = (char *)base + off;
 	large_write_header(c, a, base, need, user, need - off, false);
 	registry_add(c);
@@ -317,4 +357,69 @@ uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 		released += victim->large.map_size;
 		large_unmap(victim);
 	}
+}
+
+/* Grows or shrinks the mapping of live block c (not huge-aligned) to `need`
+ * bytes: the tail is given back, or the mapping grows in place, or its pages
+ * move to a new address of the window with mremap (no copy). The block's new
+ * header, or NULL when the kernel refuses (c is unchanged). */
+static chunk_t *large_remap(chunk_t *c, size_t need)
+{
+	arena_t *a = c->arena;
+	size_t have = c->large.map_size, off = (size_t)((char *)c->large.user - (char *)c);
+	if (need <= have) {
+		if (os_unmap((char *)c + need, have - need) != 0)
+			return NULL;
+	} else if (os_remap(c, have, need, NULL) == 0) {
+		arena_place(a, (char *)c + have, need - have);
+	} else {
+		void *dst;
+		if (os_map_aligned(need, SS_SIZE, OS_WINDOW_LARGE, &dst) != 0)
+			return NULL;
+		/* Out of the live list while its header moves. */
+		lock_acquire(&a->large_lock);
+		live_remove(a, c, have);
+		lock_release(&a->large_lock);
+		registry_remove(c);
+		if (os_remap(c, have, need, dst) != 0) {
+			os_unmap(dst, need);
+			registry_add(c);
+			lock_acquire(&a->large_lock);
+			live_push(a, c, have);
+			lock_release(&a->large_lock);
+			return NULL;
+		}
+		chunk_t *nc = dst;
+		arena_place(a, (char *)nc + have, need - have);
+		large_write_header(nc, a, nc, need, (char *)nc + off, need - off, false);
+		registry_add(nc);
+		lock_acquire(&a->large_lock);
+		live_push(a, nc, need);
+		a->large_allocated += need - have;
+		lock_release(&a->large_lock);
+		return nc;
+	}
+	c->large.map_size = need;
+	c->large.usable = need - off;
+	lock_acquire(&a->large_lock);
+	live_resize(a, have, need);
+	a->large_allocated += need - have; /* wraps back for a shrink */
+	lock_release(&a->large_lock);
+	return c;
+}
+
+void *large_resize(void *p, size_t size)
+{
+	chunk_t *c = registry_lookup(p);
+	if (c == NULL || c->kind != CHUNK_LARGE || c->huge_align || c->large.user != p)
+		return NULL;
+	size_t off = (size_t)((char *)p - (char *)c);
+	size_t need = large_map_size(off, size), have = c->large.map_size;
+	if (need == 0)
+		return NULL;
+	/* Shrinking by a quarter or less keeps the mapping as it is. */
+	if (need <= have && have - need <= need / 4)
+		return p;
+	chunk_t *nc = large_remap(c, need);
+	return nc != NULL ? (char *)nc + off : NULL;
 }

@@ -22,6 +22,12 @@ struct arena;
  * *zeroed when the memory is known to be zero. NULL with ENOMEM on failure. */
 void *large_alloc(struct arena *a, size_t size, size_t align, bool *zeroed);
 
+/* realloc of live large block p (not aligned to 2 MiB or more) to `size`
+ * (above the largest class) by its mapping: shrunk, grown in place, or moved
+ * by mremap without a copy. The block (p or its new address), or NULL when
+ * the mapping could not change (p is unchanged). */
+void *large_resize(void *p, size_t size);
+
 /* Frees large block p whose header registry_lookup(p) returned; fatal
  * (double or invalid free) unless p is that block, live. */
 void large_free(void *p, chunk_t *c);

@@ -87,13 +87,16 @@ EXPORT void *hakmem_realloc(void *p, size_t size)
 		return NULL;
 	}
 	size_t old = block_usable(p, "realloc");
-	if (size <= old) {
-		if (old <= CLASS_MAX_SIZE) {
-			if (size_to_class(size) == ptr_slab_head(p)->cls)
-				return p;
-		} else if (size > CLASS_MAX_SIZE && size >= old / 2) {
+	/* In place where it can: a block of a class keeps its class, or its
+	 * slab grows or shrinks by units (arena.c); a large block is resized by
+	 * its mapping (large.c). The copy is the last resort. */
+	if (old <= CLASS_MAX_SIZE) {
+		if (size <= CLASS_MAX_SIZE && arena_resize_in_place(p, size))
 			return p;
-		}
+	} else if (size > CLASS_MAX_SIZE) {
+		void *q = large_resize(p, size);
+		if (q != NULL)
+			return q;
 	}
 	void *q = malloc_fast(size);
 	if (q == NULL)

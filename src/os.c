@@ -77,7 +77,9 @@ static void *os_map_window(size_t size, size_t align, enum os_window w, bool *oo
 		__atomic_compare_exchange_n(&g_hint[w], &h, start, false, __ATOMIC_RELAXED,
 		                            __ATOMIC_RELAXED);
 	}
-	size_t step = ALIGN_UP(size, align);
+	/* Large mappings leave as many addresses free after them as they
+	 * take: realloc can grow them in place (mremap). */
+	size_t step = ALIGN_UP(size, align) * (w == OS_WINDOW_LARGE ? 2 : 1);
 	for (int tries = 0; tries < 16; tries++) {
 		uintptr_t a = ALIGN_UP(__atomic_fetch_add(&g_hint[w], step, __ATOMIC_RELAXED), align);
 		if (a + size > base + WINDOW_SIZE || a + size < a)
@@ -163,6 +165,17 @@ int os_map_at(void *p, size_t size)
 		return ENOMEM;
 	}
 	os_name_mapping(q, size);
+	return 0;
+}
+
+int os_remap(void *p, size_t old, size_t size, void *dst)
+{
+	int saved = errno;
+	void *q = dst == NULL ? mremap(p, old, size, 0)
+	                      : mremap(p, old, size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	errno = saved;
+	if (q == MAP_FAILED || (dst != NULL && q != dst) || (dst == NULL && q != p))
+		return ENOMEM;
 	return 0;
 }
 

@@ -33,6 +33,12 @@ int os_map_noreplace(void *p, size_t size);
  * placeholder hakmem keeps there (atomically: no other mapping can slip in). */
 int os_map_at(void *p, size_t size);
 
+/* Resizes the mapping [p, p+old) to `size` bytes: in place when dst is NULL
+ * (it grows only if the addresses after it are free), else moved to dst,
+ * replacing what is mapped there (a fresh mapping of the caller's): its pages
+ * move, not their contents. 0 or ENOMEM. */
+int os_remap(void *p, size_t old, size_t size, void *dst);
+
 /* Replaces [p, p+size) with a placeholder: read-only zero pages that hold the
  * address range but no memory and no commit charge, left out of core dumps.
  * Reads through a stale pointer find zeros instead of a fault. */

@@ -218,3 +218,28 @@ void superslab_slab_fini(superslab_t *ss, unsigned idx)
 	s->cap = 0;
 	s->free = NULL;
 }
+
+void superslab_slab_resize(superslab_t *ss, unsigned idx, unsigned cls)
+{
+	slab_t *s = &ss->slabs[idx];
+	unsigned n = s->nunits, n2 = class_units[cls];
+	for (unsigned i = idx + n2; i < idx + n; i++) { /* given up */
+		slab_t *t = &ss->slabs[i];
+		__atomic_store_n(&t->arena, NULL, __ATOMIC_RELEASE);
+		t->state = SLAB_FREE;
+		t->head = (uint8_t)i;
+	}
+	s->cls = (uint8_t)cls;
+	s->nunits = (uint8_t)n2;
+	s->block_size = class_size[cls];
+	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->block_size - 1) / s->block_size);
+	s->bin_off = cls * 32;
+	for (unsigned i = idx + 1; i < idx + n2; i++) {
+		slab_t *t = &ss->slabs[i];
+		t->cls = (uint8_t)cls;
+		t->state = SLAB_INTERIOR;
+		t->head = (uint8_t)idx;
+		t->bin_off = s->bin_off;
+		__atomic_store_n(&t->arena, s->arena, __ATOMIC_RELEASE);
+	}
+}

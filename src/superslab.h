@@ -251,6 +251,12 @@ void superslab_postfork_child(void);
  * class `cls` for `arena`, as one slab. */
 void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct arena *arena);
 
+/* The slab at idx, one block filling its units, becomes one of class cls
+ * (also one block filling its units): the units past the new end are given
+ * up (free state), those gained become its further units. The caller has
+ * taken the gained units from the SuperSlab, or gives back the lost ones. */
+void superslab_slab_resize(superslab_t *ss, unsigned idx, unsigned cls);
+
 /* Resets the units of the slab at idx to the free state. */
 void superslab_slab_fini(superslab_t *ss, unsigned idx);
 
