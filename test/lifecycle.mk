@@ -38,3 +38,13 @@ test_test_glibc_extras_SOURCES = test/test_glibc_extras.c test/expect.h
 test_test_glibc_extras_CFLAGS = $(TEST_CFLAGS)
 test_test_glibc_extras_LDADD = libhakmem.la -lpthread
 TESTS += test/test_glibc_extras
+
+# test/test_pages: the page layer (80,000 live 40 KB blocks and up to a
+# million mixed ones with few mappings, realloc across every tier, freed
+# memory usable again under an address-space limit, cross-thread frees and
+# fork with span blocks live, alignment up to 1 GiB).
+check_PROGRAMS += test/test_pages
+test_test_pages_SOURCES = test/test_pages.c test/expect.h
+test_test_pages_CFLAGS = $(TEST_CFLAGS)
+test_test_pages_LDADD = libhakmem.la -lpthread
+TESTS += test/test_pages
