@@ -39,10 +39,12 @@ test_test_glibc_extras_CFLAGS = $(TEST_CFLAGS)
 test_test_glibc_extras_LDADD = libhakmem.la -lpthread
 TESTS += test/test_glibc_extras
 
-# test/test_limits: regression tests of review findings under an
+# test/test_limits: regression tests of review findings, most under an
 # address-space limit (RLIMIT_AS): fork while an arena takes units of another
 # arena's SuperSlab, errno after allocations that needed a reclaim or a stolen
-# unit.
+# unit, stats.resident of SuperSlabs with holes, mallinfo2 and the large
+# slot, mallopt(M_ARENA_MAX) moving threads, a stale pointer after a failed
+# huge malloc.
 check_PROGRAMS += test/test_limits
 test_test_limits_SOURCES = test/test_limits.c test/expect.h
 test_test_limits_CFLAGS = $(TEST_CFLAGS)

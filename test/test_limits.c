@@ -1,7 +1,9 @@
-/* test_limits.c - regression tests of defects found in review, under an
- * address-space limit (RLIMIT_AS, ulimit -v): fork against an
+/* test_limits.c - regression tests of defects found in review, most of them
+ * under an address-space limit (RLIMIT_AS, ulimit -v): fork against an
  * arena taking units of another arena's SuperSlab, errno after allocations
- * that needed a reclaim or a stolen unit.
+ * that needed a reclaim or a stolen unit, stats.resident of a SuperSlab with
+ * holes, mallinfo2 and the thread's large slot, arenas.limit moving threads
+ * in every mode, and a stale pointer after a failed huge allocation.
  *
  * Linked with libhakmem.la, so malloc & co. are hakmem's. Every case runs in
  * a child process (run_child, copied from test_lifecycle.c) under a
@@ -23,6 +25,16 @@
  *                         arena 0's SuperSlab, keeps errno
  *   errno_thread_first    the first malloc(32) of 40 threads when no cache
  *                         can be mapped keeps errno
+ *   resident_holes        stats.resident of SuperSlabs whose free units were
+ *                         unmapped is what mincore counts in their mappings
+ *   mallinfo_large_slot   free(malloc(1 MiB)) (the block stays in the large
+ *                         slot): mallinfo2's hblks/hblkhd back to before,
+ *                         stats.large.nmalloc/nfree +1 each
+ *   limit_fold            mallopt(M_ARENA_MAX, 1) moves a thread of arena 1
+ *                         to arena 0 (opt.narenas=2 and the default layout)
+ *   stale_hole            without a limit, a failed malloc(64 TiB) does not
+ *                         turn a later double free of a block whose SuperSlab
+ *                         was purged into a SIGSEGV: hakmem's diagnostic
  *
  *   test_limits [TEST...]    (no arguments: every test; exit 0/1/77)
  *   test_limits --child NAME (internal: a case in a fresh process)
@@ -30,12 +42,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +61,7 @@
 
 #define KiB ((size_t)1024)
 #define MiB ((size_t)1024 * 1024)
+#define TiB ((uintptr_t)1 << 40)
 
 /* errno before the calls whose errno is checked: no code of anyone's. */
 #define ERRNO_SENTINEL 12345
@@ -88,6 +104,13 @@ static unsigned narenas(void)
 {
 	unsigned n = 0;
 	return ctl_get_u("arenas.narenas", &n) == 0 ? n : 0;
+}
+
+static unsigned cur_arena(void)
+{
+	unsigned v = UINT_MAX;
+	ctl_get_u("thread.arena", &v);
+	return v;
 }
 
 static uint64_t now_ns(void)
@@ -368,6 +391,58 @@ static bool verbose(void)
 		}                                                                              \
 		ok_;                                                                           \
 	})
+
+/* The child printed "PTR=%p\n" and then died of SIGABRT after one more line
+ * of stderr, hakmem's diagnostic: "hakmem: ..." containing needle (or
+ * needle2, if not NULL) and the pointer. */
+static bool expect_child_abort(const char *what, const child_t *r, const char *needle,
+                               const char *needle2)
+{
+	char d[160];
+	if (!r->hung && WIFEXITED(r->status) && WEXITSTATUS(r->status) == CHILD_SKIP) {
+		test_skip("%s: %.*s", what, reason_len(r), r->err);
+		return true;
+	}
+	bool aborted = !r->hung && WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
+	if (!aborted) {
+		child_dump(what, r);
+		expect_report_(__FILE__, __LINE__, "the child did not stop with SIGABRT", "%s: %s", what,
+		               child_describe(r, d, sizeof d));
+		return false;
+	}
+	const char *mark = strstr(r->err, "PTR=");
+	if (mark == NULL) {
+		child_dump(what, r);
+		test_fail("%s: no PTR line", what);
+		return false;
+	}
+	const char *nl = strchr(mark, '\n');
+	char ptr[64] = "";
+	size_t n = nl ? (size_t)(nl - mark - 4) : 0;
+	if (n > 0 && n < sizeof ptr) {
+		memcpy(ptr, mark + 4, n);
+		ptr[n] = '\0';
+	}
+	char msg[1024];
+	snprintf(msg, sizeof msg, "%s", nl ? nl + 1 : "");
+	size_t ml = strlen(msg);
+	bool ended = ml > 0 && msg[ml - 1] == '\n';
+	while (ml > 0 && msg[ml - 1] == '\n')
+		msg[--ml] = '\0';
+	bool ok = true;
+	ok &= expect_true(strncmp(msg, "hakmem: ", 8) == 0, "%s: the diagnostic is not hakmem's: %.300s",
+	                  what, msg);
+	ok &= expect_true(strstr(msg, needle) != NULL || (needle2 && strstr(msg, needle2) != NULL),
+	                  "%s: message lacks \"%s\"%s%s%s: %.300s", what, needle,
+	                  needle2 ? " (or \"" : "", needle2 ? needle2 : "", needle2 ? "\")" : "", msg);
+	ok &= expect_true(ptr[0] && strstr(msg, ptr) != NULL, "%s: message lacks the pointer %s: %.300s",
+	                  what, ptr, msg);
+	ok &= expect_true(ended && strchr(msg, '\n') == NULL, "%s: message is not one line: %.300s",
+	                  what, msg);
+	if (!ok || verbose())
+		child_dump(what, r);
+	return ok;
+}
 
 /* Runs case `name` in a fresh process with HAKMEM_CONF = conf and expects
  * exit status 0. */
@@ -743,6 +818,283 @@ static void test_errno_thread_first(void)
 	          "errno_thread", NULL, 10);
 }
 
+/* ==== 3. stats.resident of a SuperSlab with holes =========================== */
+
+/* Bytes resident (mincore) in the writable mappings of the SuperSlab window,
+ * [16 TiB, 32 TiB); *nmaps: how many there are. No allocation. */
+static size_t resident_in_window(unsigned *nmaps, bool print)
+{
+	static char buf[1 << 20];
+	*nmaps = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		child_fail("open /proc/self/maps: %s", strerror(errno));
+		return 0;
+	}
+	size_t len = 0;
+	ssize_t k;
+	while (len < sizeof buf - 1 && (k = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)k;
+	close(fd);
+	buf[len] = '\0';
+	size_t total = 0;
+	static unsigned char vec[(2 * MiB) / 4096];
+	for (char *l = buf, *e; *l; l = e + (*e != '\0')) {
+		e = strchr(l, '\n');
+		if (e == NULL)
+			e = l + strlen(l);
+		unsigned long a, b;
+		char perm[8];
+		if (sscanf(l, "%lx-%lx %7s", &a, &b, perm) != 3)
+			continue;
+		if (a < 16 * TiB || a >= 32 * TiB || perm[0] != 'r' || perm[1] != 'w')
+			continue;
+		size_t r = 0;
+		for (unsigned long c = a; c < b; c += sizeof vec * 4096) {
+			size_t n = (b - c) / 4096 < sizeof vec ? (b - c) / 4096 : sizeof vec;
+			if (mincore((void *)c, n * 4096, vec) != 0) {
+				child_fail("mincore(%#lx, %zu): %s", c, n * 4096, strerror(errno));
+				break;
+			}
+			for (size_t i = 0; i < n; i++)
+				r += (vec[i] & 1) * 4096;
+		}
+		if (print)
+			say("  mapping %lx-%lx (%lu KiB): %zu KiB resident", a, b, (b - a) >> 10, r >> 10);
+		total += r;
+		(*nmaps)++;
+	}
+	return total;
+}
+
+static int resident_holes_main(void)
+{
+	/* The limit came with the exec (run_child's child set it, as ulimit -v
+	 * would): every SuperSlab is mapped a unit at a time. Now VmSize of this
+	 * process + 256 MiB, so that malloc(1 GiB) fails. */
+	set_as_or_skip(vmsize() + 256 * MiB);
+	bind_arena(0);
+	ctl_epoch_rc();
+	enum { N = 8 + 16 * 9 };
+	static char *p[N];
+	for (int i = 0; i < N; i++) {
+		p[i] = malloc(4096);
+		if (p[i] == NULL) {
+			child_fail("malloc(4096) #%d: NULL", i);
+			return child_status();
+		}
+		memset(p[i], 1, 4096);
+	}
+	for (int i = 8; i < 8 + 16 * 8; i++)
+		free(p[i]); /* the units of these blocks are empty */
+	/* Fails: every arena is reclaimed, the free units are unmapped. */
+	void *big = malloc(opaque((size_t)1 << 30));
+	if (big != NULL) {
+		say("malloc(1 GiB) succeeded under the limit: no reclaim to test");
+		free(big);
+		return CHILD_SKIP;
+	}
+	if (ctl_epoch_rc() != 0)
+		child_fail("epoch");
+	uint64_t res = ctl_u64("stats.resident");
+	unsigned nmaps = 0;
+	size_t truth = resident_in_window(&nmaps, true);
+	say("stats.resident %llu KiB, mincore over the window's %u mappings %zu KiB",
+	    (unsigned long long)(res >> 10), nmaps, truth >> 10);
+	if (nmaps < 2) {
+		say("the SuperSlab window has %u mapping(s): no hole to test", nmaps);
+		return CHILD_SKIP;
+	}
+	uint64_t diff = res > truth ? res - truth : truth - res;
+	if (diff > (uint64_t)nmaps * 4096)
+		child_fail("stats.resident is %llu bytes, the SuperSlab window's %u mappings have %zu "
+		           "resident (off by %llu, more than a page per mapping)",
+		           (unsigned long long)res, nmaps, truth, (unsigned long long)diff);
+	for (int i = 0; i < 8; i++)
+		free(p[i]);
+	for (int i = 8 + 16 * 8; i < N; i++)
+		free(p[i]);
+	set_as(RLIM_INFINITY);
+	return child_status();
+}
+
+/* Sets the limit before the exec, so that it holds from the new process's
+ * start (its first SuperSlab included). */
+static int c_resident_holes(void *arg)
+{
+	if (!set_as(vmsize() + 256 * MiB)) {
+		say("cannot set RLIMIT_AS (the hard limit is lower)");
+		return CHILD_SKIP;
+	}
+	return reexec_child(arg);
+}
+
+static void test_resident_holes(void)
+{
+	reexec_t x = { "resident_holes", NULL };
+	child_t r;
+	run_child(&r, 10, c_resident_holes, &x);
+	expect_child_ok("stats.resident of SuperSlabs with unmapped units under RLIMIT_AS", &r);
+}
+
+/* ==== 4. mallinfo2 and the thread's large slot ============================== */
+
+static int c_mallinfo_slot(void *arg)
+{
+	(void)arg;
+	if (ctl_epoch_rc() != 0)
+		child_fail("epoch");
+	uint64_t nm0 = ctl_u64("stats.large.nmalloc"), nf0 = ctl_u64("stats.large.nfree");
+	struct mallinfo2 a = mallinfo2();
+	void *volatile p = malloc(MiB);
+	struct mallinfo2 b = mallinfo2();
+	if (p == NULL) {
+		child_fail("malloc(1 MiB): NULL");
+		return child_status();
+	}
+	if (b.hblks != a.hblks + 1 || b.hblkhd < a.hblkhd + MiB)
+		child_fail("precondition: the live 1 MiB block: hblks %zu -> %zu, hblkhd %zu -> %zu",
+		           a.hblks, b.hblks, a.hblkhd, b.hblkhd);
+	free(p); /* kept in the thread's large slot */
+	struct mallinfo2 c = mallinfo2();
+	if (c.hblks != a.hblks || c.hblkhd != a.hblkhd)
+		child_fail("after free(malloc(1 MiB)) (the block in the thread's large slot): hblks "
+		           "%zu, hblkhd %zu; before the malloc %zu, %zu",
+		           c.hblks, c.hblkhd, a.hblks, a.hblkhd);
+	if (ctl_epoch_rc() != 0)
+		child_fail("epoch");
+	uint64_t nm1 = ctl_u64("stats.large.nmalloc"), nf1 = ctl_u64("stats.large.nfree");
+	if (nm1 - nm0 != 1 || nf1 - nf0 != 1)
+		child_fail("free(malloc(1 MiB)): stats.large.nmalloc %llu -> %llu, nfree %llu -> %llu "
+		           "(one each expected)",
+		           (unsigned long long)nm0, (unsigned long long)nm1, (unsigned long long)nf0,
+		           (unsigned long long)nf1);
+	return child_status();
+}
+
+static void test_mallinfo_large_slot(void)
+{
+	child_t r;
+	run_child(&r, 10, c_mallinfo_slot, NULL);
+	expect_child_ok("mallinfo2 and stats.large after free(malloc(1 MiB))", &r);
+}
+
+/* ==== 5. arenas.limit moves threads in every mode =========================== */
+
+static int g_lf_rc;
+
+static void *lf_thread(void *arg)
+{
+	(void)arg;
+	cpu_set_t allowed;
+	CPU_ZERO(&allowed);
+	if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) {
+		say("fewer than two CPUs to run on");
+		g_lf_rc = CHILD_SKIP;
+		return NULL;
+	}
+	/* A CPU whose arena is not 0: CPU 1 first, then the others. */
+	int order[CPU_SETSIZE], n = 0;
+	if (CPU_ISSET(1, &allowed))
+		order[n++] = 1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (c != 1 && CPU_ISSET(c, &allowed))
+			order[n++] = c;
+	unsigned a0 = 0;
+	int cpu = -1;
+	for (int i = 0; i < n && a0 == 0; i++) {
+		cpu_set_t s;
+		CPU_ZERO(&s);
+		CPU_SET(order[i], &s);
+		if (sched_setaffinity(0, sizeof s, &s) != 0)
+			continue;
+		for (int k = 0; k < 200; k++)
+			free(opaque(malloc(64 + (size_t)k * 16)));
+		a0 = cur_arena();
+		cpu = order[i];
+	}
+	if (a0 == 0 || a0 == UINT_MAX) {
+		say("no CPU puts the thread on an arena other than 0 (%u arenas)", narenas());
+		g_lf_rc = CHILD_SKIP;
+		return NULL;
+	}
+	int m = mallopt(M_ARENA_MAX, 1);
+	if (m != 1)
+		child_fail("mallopt(M_ARENA_MAX, 1) = %d", m);
+	for (int i = 0; i < 100000; i++)
+		free(opaque(malloc(64 + (size_t)(i % 900))));
+	enum { NR = 2000 };
+	static void *q[NR];
+	for (int i = 0; i < NR; i++)
+		q[i] = malloc(4096); /* refills */
+	unsigned a1 = cur_arena();
+	for (int i = 0; i < NR; i++)
+		free(q[i]);
+	say("CPU %d: arena %u; after mallopt(M_ARENA_MAX, 1) and many refills: arena %u", cpu, a0, a1);
+	if (a1 != 0)
+		child_fail("a thread of arena %u (on CPU %d) is still on arena %u after "
+		           "mallopt(M_ARENA_MAX, 1) and %d refills",
+		           a0, cpu, a1, NR);
+	g_lf_rc = child_status();
+	return NULL;
+}
+
+static int limit_fold_main(void)
+{
+	join(spawn(lf_thread, NULL));
+	return g_lf_rc;
+}
+
+static void test_limit_fold(void)
+{
+	run_fresh("mallopt(M_ARENA_MAX, 1) moves a thread to arena 0 (opt.narenas=2)", "limit_fold",
+	          "opt.narenas=2", 10);
+	int skipped = test_skip_flag_;
+	test_skip_flag_ = 0;
+	run_fresh("mallopt(M_ARENA_MAX, 1) moves a thread to arena 0 (the default layout)",
+	          "limit_fold", NULL, 10);
+	test_skip_flag_ &= skipped; /* the test skips when both cases skip */
+}
+
+/* ==== 6. a stale pointer after a failed huge allocation ===================== */
+
+/* Incorrect program: a double free after the block's SuperSlab was given
+ * back. Without an address-space limit the window has no hole (a destroyed
+ * SuperSlab leaves a placeholder), and a failed huge malloc must not release
+ * the placeholders: the free is reported, not a SIGSEGV. */
+static int stale_hole_main(void)
+{
+	if (!set_as(RLIM_INFINITY)) {
+		say("an address-space limit is in force (hard limit): the window may have holes");
+		return CHILD_SKIP;
+	}
+	enum { N = 1200 };
+	static void *p[N];
+	for (int i = 0; i < N; i++)
+		p[i] = malloc(4096);
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	hakmem_ctl("arenas.purge", NULL, NULL, NULL, 0); /* empty SuperSlabs destroyed */
+	void *big = malloc(opaque((size_t)1 << 46)); /* refused by the kernel */
+	if (big != NULL) {
+		say("malloc(64 TiB) succeeded (overcommit): the failed-allocation path is not tested");
+		free(big);
+	}
+	say("PTR=%p", p[N - 1]);
+	free(opaque(p[N - 1])); /* the double free */
+	say("the double free of %p returned", p[N - 1]);
+	return 3;
+}
+
+static void test_stale_hole(void)
+{
+	reexec_t x = { "stale_hole", NULL };
+	child_t r;
+	run_child(&r, 10, reexec_child, &x);
+	expect_child_abort("double free into a purged SuperSlab after a failed malloc(64 TiB)", &r,
+	                   "invalid free", "double free");
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static const struct {
@@ -754,6 +1106,10 @@ static const struct {
 	T(test_errno_large_reclaim),
 	T(test_errno_stolen_unit),
 	T(test_errno_thread_first),
+	T(test_resident_holes),
+	T(test_mallinfo_large_slot),
+	T(test_limit_fold),
+	T(test_stale_hole),
 #undef T
 };
 
@@ -765,6 +1121,9 @@ static const struct {
 	{ "errno_large", errno_large_main },
 	{ "errno_steal", errno_steal_main },
 	{ "errno_thread", errno_thread_main },
+	{ "resident_holes", resident_holes_main },
+	{ "limit_fold", limit_fold_main },
+	{ "stale_hole", stale_hole_main },
 };
 
 int main(int argc, char **argv)
