@@ -3,7 +3,8 @@
  * arena taking units of another arena's SuperSlab, errno after allocations
  * that needed a reclaim or a stolen unit, stats.resident of a SuperSlab with
  * holes, mallinfo2 and the thread's large slot, arenas.limit moving threads
- * in every mode, and a stale pointer after a failed huge allocation.
+ * in every mode, a stale pointer after a failed huge allocation, and the
+ * statistics reader against an exiting thread's robust mutex.
  *
  * Linked with libhakmem.la, so malloc & co. are hakmem's. Every case runs in
  * a child process (run_child, copied from test_lifecycle.c) under a
@@ -35,10 +36,15 @@
  *   stale_hole            without a limit, a failed malloc(64 TiB) does not
  *                         turn a later double free of a block whose SuperSlab
  *                         was purged into a SIGSEGV: hakmem's diagnostic
+ *   robust_race           a statistics reader (mallinfo2) against threads
+ *                         that exit, the race widened by sleeps in the
+ *                         pthread_mutex_* functions this program interposes:
+ *                         no unlock of a cache's robust mutex fails
  *
  *   test_limits [TEST...]    (no arguments: every test; exit 0/1/77)
  *   test_limits --child NAME (internal: a case in a fresh process)
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1095,6 +1101,150 @@ static void test_stale_hole(void)
 	                   "invalid free", "double free");
 }
 
+/* ==== 7. the statistics reader against exiting threads' robust mutexes ====== */
+
+/* A thread's cache has a robust mutex, locked while the thread lives; a
+ * statistics reader trylocks it to find caches of dead threads (EOWNERDEAD).
+ * The exiting thread must not unlock and destroy it while a reader may hold
+ * it: the reader's unlock would fail, and the mutex stay on its robust list.
+ * This program defines pthread_mutex_trylock, _unlock and _destroy, which
+ * libhakmem's calls reach (the executable comes first in the lookup scope,
+ * and it exports them: -export-dynamic in test/lifecycle.mk); while
+ * g_widen is set (only in the robust_race child) a successful trylock sleeps
+ * 300 us before returning (a reader preempted between trylock and unlock)
+ * and destroy sleeps 50 us first (the exiting thread preempted between
+ * unlock and destroy), and failed unlocks are counted. */
+static int g_widen;                               /* [atomic] */
+static int g_nunlock_failed, g_unlock_err;        /* [atomic] */
+static int g_ntrylock, g_ntrylock_ok, g_ndestroy; /* [atomic] */
+static void *g_bad_mutex;
+static int (*g_real_trylock)(pthread_mutex_t *);
+static int (*g_real_unlock)(pthread_mutex_t *);
+static int (*g_real_destroy)(pthread_mutex_t *);
+
+static void *real_fn(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+	if (f == NULL) {
+		say("dlsym(RTLD_NEXT, %s): not found", name);
+		abort();
+	}
+	return f;
+}
+
+__attribute__((constructor)) static void interpose_init(void)
+{
+	if (!g_real_trylock)
+		g_real_trylock = (int (*)(pthread_mutex_t *))real_fn("pthread_mutex_trylock");
+	if (!g_real_unlock)
+		g_real_unlock = (int (*)(pthread_mutex_t *))real_fn("pthread_mutex_unlock");
+	if (!g_real_destroy)
+		g_real_destroy = (int (*)(pthread_mutex_t *))real_fn("pthread_mutex_destroy");
+}
+
+int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+	if (!g_real_trylock)
+		interpose_init();
+	int r = g_real_trylock(m);
+	if (__atomic_load_n(&g_widen, __ATOMIC_RELAXED)) {
+		__atomic_fetch_add(&g_ntrylock, 1, __ATOMIC_RELAXED);
+		if (r == 0) {
+			__atomic_fetch_add(&g_ntrylock_ok, 1, __ATOMIC_RELAXED);
+			usleep(300);
+		}
+	}
+	return r;
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+	if (!g_real_unlock)
+		interpose_init();
+	int r = g_real_unlock(m);
+	if (r != 0 && __atomic_load_n(&g_widen, __ATOMIC_RELAXED) &&
+	    __atomic_fetch_add(&g_nunlock_failed, 1, __ATOMIC_RELAXED) == 0) {
+		g_bad_mutex = m;
+		__atomic_store_n(&g_unlock_err, r, __ATOMIC_RELAXED);
+	}
+	return r;
+}
+
+int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	if (!g_real_destroy)
+		interpose_init();
+	__atomic_fetch_add(&g_ndestroy, 1, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&g_widen, __ATOMIC_RELAXED))
+		usleep(50);
+	return g_real_destroy(m);
+}
+
+static int g_rr_stop;     /* [atomic] */
+static int g_rr_nthreads; /* [atomic] */
+
+static void *rr_worker(void *arg)
+{
+	(void)arg;
+	free(opaque(malloc(32)));
+	return NULL;
+}
+
+static void *rr_spawner(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 3000; round++) {
+		if (__atomic_load_n(&g_rr_stop, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&g_nunlock_failed, __ATOMIC_RELAXED))
+			break;
+		join(spawn(rr_worker, NULL));
+		__atomic_fetch_add(&g_rr_nthreads, 1, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&g_rr_stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int robust_race_main(void)
+{
+	/* Do hakmem's calls reach the interposed functions? A thread's exit
+	 * destroys its cache's mutex. */
+	int d0 = __atomic_load_n(&g_ndestroy, __ATOMIC_RELAXED);
+	join(spawn(rr_worker, NULL));
+	(void)mallinfo2();
+	if (__atomic_load_n(&g_ndestroy, __ATOMIC_RELAXED) == d0) {
+		say("libhakmem's pthread_mutex_destroy calls do not reach this program's: "
+		    "nothing to widen");
+		return CHILD_SKIP;
+	}
+	__atomic_store_n(&g_widen, 1, __ATOMIC_RELAXED);
+	pthread_t s = spawn(rr_spawner, NULL);
+	/* The reader (mallinfo2 reaps dead threads' caches): until the spawner
+	 * is done, at most about 1.5 s. */
+	uint64_t t0 = now_ns();
+	unsigned long nreads = 0;
+	while (!__atomic_load_n(&g_rr_stop, __ATOMIC_ACQUIRE)) {
+		(void)mallinfo2();
+		nreads++;
+		if ((nreads & 63) == 0 && now_ns() - t0 > 1500000000u)
+			__atomic_store_n(&g_rr_stop, 1, __ATOMIC_RELEASE);
+	}
+	join(s);
+	__atomic_store_n(&g_widen, 0, __ATOMIC_RELAXED);
+	say("%d threads started and exited; %lu mallinfo2 calls; the reader's trylocks %d, "
+	    "successful %d", g_rr_nthreads, nreads, g_ntrylock, g_ntrylock_ok);
+	if (g_nunlock_failed)
+		child_fail("%d unlocks of a thread cache's robust mutex failed (first: mutex %p, error "
+		           "%d, %s): the exiting thread destroyed it while a reader held it",
+		           g_nunlock_failed, g_bad_mutex, g_unlock_err, strerror(g_unlock_err));
+	return child_status();
+}
+
+static void test_robust_race(void)
+{
+	run_fresh("a statistics reader against exiting threads' robust mutexes (widened race)",
+	          "robust_race", NULL, 10);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static const struct {
@@ -1110,6 +1260,7 @@ static const struct {
 	T(test_mallinfo_large_slot),
 	T(test_limit_fold),
 	T(test_stale_hole),
+	T(test_robust_race),
 #undef T
 };
 
@@ -1124,6 +1275,7 @@ static const struct {
 	{ "resident_holes", resident_holes_main },
 	{ "limit_fold", limit_fold_main },
 	{ "stale_hole", stale_hole_main },
+	{ "robust_race", robust_race_main },
 };
 
 int main(int argc, char **argv)
