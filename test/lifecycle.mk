@@ -48,3 +48,16 @@ test_test_pages_SOURCES = test/test_pages.c test/expect.h
 test_test_pages_CFLAGS = $(TEST_CFLAGS)
 test_test_pages_LDADD = libhakmem.la -lpthread
 TESTS += test/test_pages
+# test/test_limits: regression tests of review findings, most under an
+# address-space limit (RLIMIT_AS): fork while an arena takes units of another
+# arena's SuperSlab, errno after allocations that needed a reclaim or a stolen
+# unit, stats.resident of SuperSlabs with holes, mallinfo2 and the large
+# slot, mallopt(M_ARENA_MAX) moving threads, a stale pointer after a failed
+# huge malloc, and the statistics reader against exiting threads' robust
+# mutexes (pthread_mutex_* interposed by the program itself, so exported).
+check_PROGRAMS += test/test_limits
+test_test_limits_SOURCES = test/test_limits.c test/expect.h
+test_test_limits_CFLAGS = $(TEST_CFLAGS)
+test_test_limits_LDFLAGS = -export-dynamic
+test_test_limits_LDADD = libhakmem.la -lpthread -ldl
+TESTS += test/test_limits
