@@ -28,7 +28,7 @@
  *                         can be mapped keeps errno
  *   resident_holes        stats.resident of SuperSlabs whose free units were
  *                         unmapped is what mincore counts in their mappings
- *   mallinfo_large_slot   free(malloc(1 MiB)) (the block stays in the large
+ *   mallinfo_large_slot   free(malloc(3 MiB)) (the block stays in the large
  *                         slot): mallinfo2's hblks/hblkhd back to before,
  *                         stats.large.nmalloc/nfree +1 each
  *   limit_fold            mallopt(M_ARENA_MAX, 1) moves a thread of arena 1
@@ -952,26 +952,26 @@ static int c_mallinfo_slot(void *arg)
 		child_fail("epoch");
 	uint64_t nm0 = ctl_u64("stats.large.nmalloc"), nf0 = ctl_u64("stats.large.nfree");
 	struct mallinfo2 a = mallinfo2();
-	void *volatile p = malloc(MiB);
+	void *volatile p = malloc(3 * MiB);
 	struct mallinfo2 b = mallinfo2();
 	if (p == NULL) {
-		child_fail("malloc(1 MiB): NULL");
+		child_fail("malloc(3 MiB): NULL");
 		return child_status();
 	}
-	if (b.hblks != a.hblks + 1 || b.hblkhd < a.hblkhd + MiB)
-		child_fail("precondition: the live 1 MiB block: hblks %zu -> %zu, hblkhd %zu -> %zu",
+	if (b.hblks != a.hblks + 1 || b.hblkhd < a.hblkhd + 3 * MiB)
+		child_fail("precondition: the live 3 MiB block: hblks %zu -> %zu, hblkhd %zu -> %zu",
 		           a.hblks, b.hblks, a.hblkhd, b.hblkhd);
 	free(p); /* kept in the thread's large slot */
 	struct mallinfo2 c = mallinfo2();
 	if (c.hblks != a.hblks || c.hblkhd != a.hblkhd)
-		child_fail("after free(malloc(1 MiB)) (the block in the thread's large slot): hblks "
+		child_fail("after free(malloc(3 MiB)) (the block in the thread's large slot): hblks "
 		           "%zu, hblkhd %zu; before the malloc %zu, %zu",
 		           c.hblks, c.hblkhd, a.hblks, a.hblkhd);
 	if (ctl_epoch_rc() != 0)
 		child_fail("epoch");
 	uint64_t nm1 = ctl_u64("stats.large.nmalloc"), nf1 = ctl_u64("stats.large.nfree");
 	if (nm1 - nm0 != 1 || nf1 - nf0 != 1)
-		child_fail("free(malloc(1 MiB)): stats.large.nmalloc %llu -> %llu, nfree %llu -> %llu "
+		child_fail("free(malloc(3 MiB)): stats.large.nmalloc %llu -> %llu, nfree %llu -> %llu "
 		           "(one each expected)",
 		           (unsigned long long)nm0, (unsigned long long)nm1, (unsigned long long)nf0,
 		           (unsigned long long)nf1);
@@ -982,7 +982,7 @@ static void test_mallinfo_large_slot(void)
 {
 	child_t r;
 	run_child(&r, 10, c_mallinfo_slot, NULL);
-	expect_child_ok("mallinfo2 and stats.large after free(malloc(1 MiB))", &r);
+	expect_child_ok("mallinfo2 and stats.large after free(malloc(3 MiB))", &r);
 }
 
 /* ==== 5. arenas.limit moves threads in every mode =========================== */
