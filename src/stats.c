@@ -59,13 +59,14 @@ static uint64_t sub_floor(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-static void live_slot(void *ctx, struct arena *a, uint64_t usable, uint64_t mapped,
-                      uint64_t nmalloc, uint64_t nfree)
+static void live_slot(void *ctx, struct arena *ta, struct arena *sa, uint64_t usable,
+                      uint64_t mapped, uint64_t nmalloc, uint64_t nfree)
 {
 	snapshot_t *s = ctx;
-	arena_stats_t *as = &s->arenas[a->index];
+	arena_stats_t *as = &s->arenas[ta->index];
 	as->large_nmalloc += nmalloc;
 	as->large_nfree += nfree;
+	as = &s->arenas[sa->index];
 	if (usable != 0) {
 		as->large_allocated = sub_floor(as->large_allocated, usable);
 		as->large_active = sub_floor(as->large_active, mapped);

@@ -105,7 +105,10 @@ static void live_each(void *ctx, tcache_t *tc)
 		uint64_t df = bin_nfree(tc, c) - atomic_load_relaxed(&tc->merged_nfree[c]);
 		l->bin(l->ctx, tc->arena, c, dm, df, bin_cached(tc, c));
 	}
-	l->slot(l->ctx, tc->arena, atomic_load_relaxed(&tc->slot_bytes),
+	/* The slot's block counts in its own arena, which the thread may have
+	 * left since (tcache_follow); its hits go to the thread's arena. */
+	struct arena *sa = atomic_load_relaxed(&tc->slot_arena);
+	l->slot(l->ctx, tc->arena, sa ? sa : tc->arena, atomic_load_relaxed(&tc->slot_bytes),
 	        atomic_load_relaxed(&tc->slot_mapped), atomic_load_relaxed(&tc->slot_nmalloc),
 	        atomic_load_relaxed(&tc->slot_nfree));
 }
@@ -383,6 +386,7 @@ static void tcache_slot_release(tcache_t *tc)
 	chunk_t *c = tc->large_slot;
 	tc->large_slot = NULL;
 	tc->slot_bytes = tc->slot_mapped = 0;
+	tc->slot_arena = NULL;
 	if (tc->slot_nmalloc || tc->slot_nfree)
 		large_count(tc->arena, tc->slot_nmalloc, tc->slot_nfree);
 	tc->slot_nmalloc = tc->slot_nfree = 0;
@@ -402,6 +406,7 @@ static void *tcache_alloc_large(tcache_t *tc, size_t size, size_t align, bool *z
 		if (p != NULL) {
 			tc->large_slot = NULL;
 			tc->slot_bytes = tc->slot_mapped = 0;
+			tc->slot_arena = NULL;
 			tc->slot_nmalloc++;
 			tc->large_nmalloc++;
 			tc->large_alloc_bytes += slot->large.usable;
@@ -483,6 +488,7 @@ static void free_large(tcache_t *tc, void *p, chunk_t *c)
 			tc->large_slot = c;
 			tc->slot_bytes = c->large.usable;
 			tc->slot_mapped = c->large.map_size;
+			tc->slot_arena = c->arena;
 			tc->slot_nfree++;
 			if (old != NULL)
 				large_release(old, false);

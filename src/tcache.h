@@ -72,6 +72,7 @@ typedef struct tcache {
 	                                      (still counted live by its arena) */
 	uint64_t slot_bytes;               /* its usable bytes, 0 if none */
 	uint64_t slot_mapped;              /* its mapped bytes, 0 if none */
+	struct arena *slot_arena;          /* its arena, NULL if none */
 	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
 	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
 	                                      linked through their first word */
@@ -126,8 +127,8 @@ typedef struct tcache_stats {
  * none) and the slot hits not yet added to the arena's large counters. */
 typedef void (*tcache_live_cb)(void *ctx, struct arena *a, unsigned cls, uint64_t nmalloc,
                                uint64_t nfree, uint64_t ncached);
-typedef void (*tcache_slot_cb)(void *ctx, struct arena *a, uint64_t usable, uint64_t mapped,
-                               uint64_t nmalloc, uint64_t nfree);
+typedef void (*tcache_slot_cb)(void *ctx, struct arena *thread_arena, struct arena *slot_arena,
+                               uint64_t usable, uint64_t mapped, uint64_t nmalloc, uint64_t nfree);
 void tcache_stats_live(tcache_live_cb bin, tcache_slot_cb slot, void *ctx);
 
 /* Counters of the calling thread since it started (merged ones included). */

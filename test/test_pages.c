@@ -502,6 +502,63 @@ static void test_align(void)
 	run_child("alignment up to 1 GiB", 60, c_align, NULL);
 }
 
+/* ---- a thread's large slot after the thread changes arena ---- */
+
+static void *slot_thread(void *arg)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0)
+		return (void *)2;
+	sched_yield();
+	uint64_t e = 1;
+	size_t sz = sizeof(size_t), al0 = 0, al1 = 0;
+	void *warm = malloc(64);
+	free(warm);
+	free(malloc(3 * MiB)); /* stays in this thread's large slot, in arena 1 */
+	hakmem_ctl("epoch", NULL, NULL, &e, sizeof e);
+	hakmem_ctl("stats.allocated", &al0, &sz, NULL, 0);
+	/* Fold onto arena 0: the thread follows at its next refill (of a class
+	 * it has not used yet), its slot (still arena 1's) kept, as no drain
+	 * comes so soon. */
+	mallopt(M_ARENA_MAX, 1);
+	free(malloc(3000));
+	unsigned arena = 9;
+	sz = sizeof arena;
+	hakmem_ctl("thread.arena", &arena, &sz, NULL, 0);
+	hakmem_ctl("epoch", NULL, NULL, &e, sizeof e);
+	sz = sizeof(size_t);
+	hakmem_ctl("stats.allocated", &al1, &sz, NULL, 0);
+	mallopt(M_ARENA_MAX, 0);
+	if (arena != 0)
+		return (void *)3;
+	/* The freed 3 MiB block counts as allocated in no arena. */
+	return al1 < al0 + 1 * MiB ? NULL : (void *)1;
+}
+
+static int c_slot_moved(void *arg)
+{
+	cpu_set_t cur;
+	unsigned narenas = 0;
+	size_t sz = sizeof narenas;
+	hakmem_ctl("arenas.narenas", &narenas, &sz, NULL, 0);
+	if (sched_getaffinity(0, sizeof cur, &cur) != 0 || !CPU_ISSET(1, &cur) || narenas < 2)
+		return 0; /* needs CPU 1 and its own arena */
+	pthread_t t;
+	void *r;
+	pthread_create(&t, NULL, slot_thread, NULL);
+	pthread_join(t, &r);
+	CHILD_CHECK(r == NULL || r == (void *)2, "a freed 3 MiB block in the thread's large slot "
+	            "counted as allocated after the thread changed arena (%d)", (int)(uintptr_t)r);
+	return 0;
+}
+
+static void test_slot_moved(void)
+{
+	run_child("the large slot after a change of arena", 30, c_slot_moved, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -512,5 +569,6 @@ int main(int argc, char **argv)
 	test_run(test_cross_thread);
 	test_run(test_fork_spans);
 	test_run(test_align);
+	test_run(test_slot_moved);
 	return test_summary();
 }
