@@ -201,8 +201,7 @@ static superslab_t *ss_take_units_locked(arena_t *x, unsigned cls, unsigned n, u
 /* Under a memory or address-space limit no SuperSlab can be mapped: free
  * units of another arena's SuperSlab serve, its node's first. The units stay
  * their SuperSlab's (arena_slab_release gives them back there); the slab is
- * a's. a's bin lock held: bin, then another arena's ss_lock, never the
- * reverse. */
+ * a's. */
 static slab_t *arena_slab_steal(arena_t *a, unsigned cls)
 {
 	for (int pass = 0; pass < 2; pass++) {
@@ -251,7 +250,7 @@ static bool arena_grow_partial(arena_t *a)
 	return false;
 }
 
-/* A slab for class cls (its units free, initialised); bin lock held. */
+/* A slab for class cls (its units free, initialised). No bin lock held. */
 static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 {
 	unsigned n = class_units[cls], idx;
@@ -293,8 +292,10 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
 /* Slab s is empty: give its units back to its SuperSlab, under the lock of
  * the SuperSlab's arena (units may serve another arena: arena_slab_steal).
- * Bin lock held. */
-static void arena_slab_release(slab_t *s)
+ * Bin lock held. Returns that arena when its decay pass is due, to be run
+ * once the bin lock is released (arena_decay_due): no munmap under a bin
+ * lock. */
+static arena_t *arena_slab_release(slab_t *s)
 {
 	superslab_t *ss = (superslab_t *)ptr_chunk(s);
 	arena_t *a = ss->hdr.arena;
@@ -317,6 +318,18 @@ static void arena_slab_release(slab_t *s)
 		ss_avail_remove(a, c);
 		ss_avail_append(a, c);
 	}
+	bool due = now >= a->next_purge;
+	lock_release(&a->ss_lock);
+	return due ? a : NULL;
+}
+
+/* Runs arena a's decay pass if it is due (after arena_slab_release said so). */
+static void arena_decay_due(arena_t *a)
+{
+	if (a == NULL)
+		return;
+	uint64_t now = os_now_ns();
+	lock_acquire(&a->ss_lock);
 	if (now >= a->next_purge)
 		arena_purge_locked(a, now, false);
 	lock_release(&a->ss_lock);
@@ -393,7 +406,7 @@ static void arena_release_empties(arena_t *a, uint64_t now, bool force)
 		if (s != NULL && now - b->empty_since >= delay && now >= b->empty_since) {
 			b->empty = NULL;
 			b->curslabs--;
-			arena_slab_release(s);
+			arena_slab_release(s); /* the callers run the decay pass next */
 		}
 		lock_release(&b->lock);
 	}
@@ -527,7 +540,11 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			bin_partial_push(b, s);
 		}
 		if (s == NULL) {
+			/* A new slab: a SuperSlab's mapping, NUMA placement and the
+			 * first touch of its header happen without the bin lock. */
+			lock_release(&b->lock);
 			s = arena_slab_alloc(a, cls);
+			lock_acquire(&b->lock);
 			if (s == NULL)
 				break;
 			b->curslabs++;
@@ -581,8 +598,9 @@ slab_t *arena_validate_block(const void *p)
 	return s;
 }
 
-/* Returns block p to slab s; bin lock held. */
-static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
+/* Returns block p to slab s; bin lock held. The arena whose decay pass is
+ * due, if the slab went back to its SuperSlab (arena_slab_release). */
+static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 {
 	long i = slab_block_index(s, p);
 	if (UNLIKELY(i < 0))
@@ -608,11 +626,12 @@ static void slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 		b->empty_since = os_now_ns();
 		if (old != NULL) {
 			b->curslabs--;
-			arena_slab_release(old);
+			return arena_slab_release(old);
 		}
 	} else if (!s->in_partial) {
 		bin_partial_push(b, s);
 	}
+	return NULL;
 }
 
 void arena_dalloc(void **blocks, unsigned n, bool remote)
@@ -626,6 +645,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			hm_fatal("double free of %p (its slab is free)", blocks[i]);
 		unsigned cls = s0->cls;
 		bin_t *b = &a->bins[cls];
+		arena_t *due = NULL;
 		lock_acquire(&b->lock);
 		for (unsigned j = i; j < n; j++) {
 			void *p = blocks[j];
@@ -637,11 +657,14 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			blocks[j] = NULL;
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			slab_dalloc(a, b, s, p);
+			arena_t *d = slab_dalloc(a, b, s, p);
+			if (d != NULL)
+				due = d;
 			b->remote_frees += remote;
 		}
 		b->nflushes++;
 		lock_release(&b->lock);
+		arena_decay_due(due);
 	}
 }
 

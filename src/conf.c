@@ -14,6 +14,7 @@ conf_t g_conf = {
 	.tiny_drain_interval = 1024,
 	.decay_ms = 1000,
 	.large_cache_max = 64 * MiB,
+	.large_threshold = CLASS_MAX_SIZE,
 	.narenas = 0,
 	.bind = BIND_CPU,
 	.stats_print = STATS_PRINT_NONE,

@@ -26,6 +26,7 @@ typedef struct conf {
 	                                      CLASS_CAP_ZERO: no caching */
 	int64_t decay_ms;             /* delay before free memory returns to the OS; -1 never */
 	uint64_t large_cache_max;     /* bytes of freed large mappings an arena keeps */
+	uint64_t large_threshold;     /* requests above this get a mapping of their own */
 	uint32_t arenas_limit;        /* threads bind to arenas below this; 0: all [atomic] */
 	/* start-only (opt.*) */
 	uint32_t narenas;             /* 0: from opt.arenas and the topology */

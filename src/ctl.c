@@ -13,6 +13,7 @@
 #include "lock.h"
 #include "log.h"
 #include "stats.h"
+#include "superslab.h"
 #include "tcache.h"
 #include "thread.h"
 #include "topology.h"
@@ -179,6 +180,22 @@ static int set_cache_bytes(const ctl_key_t *k, const size_t *ix, const ctl_val_t
 	return 0;
 }
 
+/* size_t tunables: arg is the offset of a uint64_t in g_conf. */
+static int get_conf_size(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	uint64_t u;
+	memcpy(&u, (char *)&g_conf + k->arg, sizeof u);
+	v->sz = (size_t)u;
+	return 0;
+}
+
+static int set_conf_size(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	uint64_t u = v->sz;
+	memcpy((char *)&g_conf + k->arg, &u, sizeof u);
+	return 0;
+}
+
 static int get_large_cache_max(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
 	v->sz = g_conf.large_cache_max;
@@ -195,6 +212,12 @@ static int set_large_cache_max(const ctl_key_t *k, const size_t *ix, const ctl_v
 static int get_class_size(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
 	v->sz = class_size[ix[0]];
+	return 0;
+}
+
+static int get_class_slab_size(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->sz = (size_t)class_units[ix[0]] * SLAB_SIZE;
 	return 0;
 }
 
@@ -525,8 +548,10 @@ static const ctl_key_t g_keys[] = {
 	{ "tiny.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of tiny class i (overrides tiny.fast_cap; 0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_tiny) },
 	{ "arenas.nclasses", T_UNSIGNED, M_R, "classes", "number of size classes (16 B .. 1.75 MiB), served from slabs of SuperSlabs", get_const_u, NULL, NCLASSES, 0, 0, NOLIM },
 	{ "arenas.class.#.size", T_SIZE, M_R, "bytes", "block size of class i", get_class_size, NULL, 0, 0, 0, LIM1(lim_classes) },
+	{ "arenas.class.#.slab_size", T_SIZE, M_R, "bytes", "bytes of a slab of class i: a span of 64 KiB units of a SuperSlab", get_class_slab_size, NULL, 0, 0, 0, LIM1(lim_classes) },
 	{ "arenas.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of class i (0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_classes) },
 	{ "decay_ms", T_SSIZE, M_RW, "ms", "delay before free memory returns to the OS (-1: never, 0: at once)", get_decay, set_decay, 0, -1, (int64_t)1 << 40, NOLIM },
+	{ "large.threshold", T_SIZE, M_RW, "bytes", "requests above this size get a mapping of their own (the largest class, 1.75 MiB, is the most; below it blocks come from slabs of SuperSlabs)", get_conf_size, set_conf_size, CONF_OFF(large_threshold), 32768, 1835008, NOLIM },
 	{ "large.cache_max", T_SIZE, M_RW, "bytes", "freed large mappings an arena keeps for reuse", get_large_cache_max, set_large_cache_max, 0, 0, (int64_t)1 << 44, NOLIM },
 
 	{ "arenas.narenas", T_UNSIGNED, M_R, "arenas", "number of arenas", get_narenas, NULL, 0, 0, 0, NOLIM },

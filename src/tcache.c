@@ -292,6 +292,15 @@ int tcache_get_arena(unsigned *i)
 	return 0;
 }
 
+/* The class of a request, or NCLASSES for a large block: above the largest
+ * class or large.threshold, or aligned beyond what a class gives. */
+static unsigned alloc_class(size_t size, size_t align)
+{
+	if (UNLIKELY(size > g_conf.large_threshold))
+		return NCLASSES;
+	return size_to_class_aligned(size, align);
+}
+
 /* ---- without a cache (thread exit, no memory for a cache, initialisation) ---- */
 
 static void *direct_malloc(size_t size, size_t align, bool *zeroed)
@@ -301,7 +310,7 @@ static void *direct_malloc(size_t size, size_t align, bool *zeroed)
 		return NULL;
 	}
 	arena_t *a = arena_choose();
-	unsigned c = size_to_class_aligned(size, align);
+	unsigned c = alloc_class(size, align);
 	if (c < NCLASSES) {
 		void *p;
 		if (arena_fill(a, c, 1, 1, &p) == 0) {
@@ -428,7 +437,7 @@ static void *tcache_alloc(size_t size, size_t align, bool *zeroed)
 	if (UNLIKELY(tc == NULL))
 		return direct_malloc(size, align, zeroed);
 	*zeroed = false;
-	unsigned c = size_to_class_aligned(size, align);
+	unsigned c = alloc_class(size, align);
 	if (c < NCLASSES) {
 		tcache_bin_t *b = &tc->bins[c];
 		void *p = b->head;

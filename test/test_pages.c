@@ -502,6 +502,39 @@ static void test_align(void)
 	run_child("alignment up to 1 GiB", 60, c_align, NULL);
 }
 
+/* ---- large.threshold ---- */
+
+static int c_threshold(void *arg)
+{
+	size_t t = 0, sz = sizeof t, want = 64 * KiB;
+	CHILD_CHECK(hakmem_ctl("large.threshold", &t, &sz, NULL, 0) == 0 && t == 1792 * KiB,
+	            "large.threshold defaults to the largest class (%zu)", t);
+	uint64_t l0 = ctl_u64("stats.large.nmalloc");
+	void *p = malloc(100 * KiB);
+	free(p);
+	CHILD_CHECK(ctl_u64("stats.large.nmalloc") == l0, "100 KiB is a class by default");
+	CHILD_CHECK(hakmem_ctl("large.threshold", NULL, NULL, &want, sizeof want) == 0, "write");
+	p = malloc(100 * KiB);
+	CHILD_CHECK(ctl_u64("stats.large.nmalloc") == l0 + 1, "100 KiB above large.threshold=64K is large");
+	void *q = malloc(60 * KiB);
+	CHILD_CHECK(ctl_u64("stats.large.nmalloc") == l0 + 1, "60 KiB stays a class");
+	free(p);
+	free(q);
+	size_t bad = 4 * MiB;
+	CHILD_CHECK(hakmem_ctl("large.threshold", NULL, NULL, &bad, sizeof bad) == EINVAL,
+	            "above the largest class: EINVAL");
+	size_t slab = 0;
+	sz = sizeof slab;
+	CHILD_CHECK(hakmem_ctl("arenas.class.65.slab_size", &slab, &sz, NULL, 0) == 0 &&
+	            slab == 28 * 64 * KiB, "the largest class's slab: 28 units (%zu)", slab);
+	return 0;
+}
+
+static void test_threshold(void)
+{
+	run_child("large.threshold and slab sizes", 30, c_threshold, NULL);
+}
+
 /* ---- a thread's large slot after the thread changes arena ---- */
 
 static void *slot_thread(void *arg)
@@ -570,5 +603,6 @@ int main(int argc, char **argv)
 	test_run(test_fork_spans);
 	test_run(test_align);
 	test_run(test_slot_moved);
+	test_run(test_threshold);
 	return test_summary();
 }
