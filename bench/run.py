@@ -1179,7 +1179,7 @@ def main(argv):
     if not args.no_callgrind and not use_callgrind:
         log("bench: valgrind not found; instruction counts are skipped")
     strace_prefix = None
-    strace_note = "skipped (--no-strace)"
+    strace_note = "skipped (--no-strace)" if args.no_strace else "none of these workloads"
     if not args.no_strace and any(w.get("syscalls") for w in wls):
         strace_prefix = strace_command()
         if strace_prefix is None:
