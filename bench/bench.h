@@ -209,6 +209,50 @@ static BENCH_UNUSED long bench_peak_rss_kb(void)
     return kb;
 }
 
+/* Soft page faults (ru_minflt) of the whole process so far: the workloads
+ * that report faults_per_op take the difference around their timed section. */
+static BENCH_UNUSED long bench_minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+/* The value in kB of a "Key:   N kB" line of /proc/self/status (VmPTE,
+ * VmRSS, ...), or -1 when /proc is absent or has no such line. */
+static BENCH_UNUSED long bench_status_kb(const char *key)
+{
+    long kb = -1;
+    size_t klen = strlen(key);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            if (sscanf(line + klen + 1, "%ld", &kb) != 1)
+                kb = -1;
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+/* Lines of /proc/self/maps: the mappings of the process (-1 without /proc). */
+static BENCH_UNUSED long bench_maps_lines(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    long lines = 0;
+    int c;
+    while ((c = getc(f)) != EOF)
+        if (c == '\n')
+            lines++;
+    fclose(f);
+    return lines;
+}
+
 /* Prints the one result line with every value given (startup reports its
  * children's values). */
 static BENCH_UNUSED void bench_report_values(const char *bench, const char *extra, uint64_t ops,

@@ -5,7 +5,8 @@
 ## through LD_PRELOAD (glibc: nothing preloaded) and proves at the end, through
 ## dlsym("hakmem_ctl") and dladdr(malloc), which allocator served it.
 
-BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread fastpath startup
+BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread fastpath startup \
+	malloc_large live_growth churn_mixed realloc_growth
 
 # -fno-builtin-*: GCC must not fold or remove a malloc/free pair; the
 # workloads also pass every pointer through an empty asm so none escapes it.
@@ -14,7 +15,8 @@ BENCH_CFLAGS = $(AM_CFLAGS) -O2 -pthread -fno-builtin-malloc -fno-builtin-calloc
 BENCH_LIBS = -ldl -lpthread
 
 noinst_PROGRAMS += bench/random_mixed bench/larson bench/mid_large_mt bench/scenario \
-	bench/sequential bench/xthread bench/fastpath bench/startup
+	bench/sequential bench/xthread bench/fastpath bench/startup \
+	bench/malloc_large bench/live_growth bench/churn_mixed bench/realloc_growth
 
 bench_random_mixed_SOURCES = bench/random_mixed.c bench/bench.h
 bench_random_mixed_CFLAGS = $(BENCH_CFLAGS)
@@ -40,6 +42,19 @@ bench_fastpath_LDADD = $(BENCH_LIBS)
 bench_startup_SOURCES = bench/startup.c bench/bench.h
 bench_startup_CFLAGS = $(BENCH_CFLAGS)
 bench_startup_LDADD = $(BENCH_LIBS)
+# the page layer (32 KiB to tens of MiB): see bench/README.md
+bench_malloc_large_SOURCES = bench/malloc_large.c bench/bench.h
+bench_malloc_large_CFLAGS = $(BENCH_CFLAGS)
+bench_malloc_large_LDADD = $(BENCH_LIBS)
+bench_live_growth_SOURCES = bench/live_growth.c bench/bench.h
+bench_live_growth_CFLAGS = $(BENCH_CFLAGS)
+bench_live_growth_LDADD = $(BENCH_LIBS)
+bench_churn_mixed_SOURCES = bench/churn_mixed.c bench/bench.h
+bench_churn_mixed_CFLAGS = $(BENCH_CFLAGS)
+bench_churn_mixed_LDADD = $(BENCH_LIBS)
+bench_realloc_growth_SOURCES = bench/realloc_growth.c bench/bench.h
+bench_realloc_growth_CFLAGS = $(BENCH_CFLAGS)
+bench_realloc_growth_LDADD = $(BENCH_LIBS)
 
 # make check: each workload once, tiny, under hakmem (LD_PRELOAD of
 # .libs/libhakmem.so). bench/smoke.sh checks the exit status, that the result
@@ -49,7 +64,8 @@ bench_startup_LDADD = $(BENCH_LIBS)
 BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
-	bench/selftest-run.sh
+	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
+	bench/smoke-realloc_growth.sh bench/selftest-run.sh
 TESTS += $(BENCH_SMOKE_TESTS)
 EXTRA_DIST += bench/README.md bench/run.py bench/smoke.sh $(BENCH_SMOKE_TESTS)
 

@@ -6,7 +6,10 @@ tcmalloc (LD_PRELOAD; glibc: nothing preloaded), interleaved
 A B C D E A B C D E ... for N rounds, and reports medians and spreads as JSON,
 a markdown table of ratios against mimalloc (>1 = better than mimalloc) and an
 SVG plot, in OUT/{quick,full}.{json,md,svg}. It also counts instructions per
-malloc/free pair with callgrind (fastpath, two iteration counts, difference).
+malloc/free pair with callgrind (fastpath, two iteration counts, difference)
+and, for the page-layer workloads, mmap/munmap/mremap calls per 1,000
+operations with strace (one extra untimed run per allocator, minus a run of
+the same program with no operations).
 
 Every run is checked before it is used:
   - the program exited 0 and printed one parseable RESULT line;
@@ -48,6 +51,11 @@ ALLOCATOR_ORDER = ["hakmem", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
 BASELINE = "mimalloc"
 FASTPATH_SIZES = [16, 64, 256]
 CALLGRIND_ITERS = (100000, 200000)
+# the per-1,000-operations figure counts MAP_CALLS; brk and madvise (how
+# glibc's main heap and tcmalloc grow, how jemalloc, tcmalloc and mimalloc give
+# memory back) are traced too and shown beside it
+MAP_CALLS = ("mmap", "munmap", "mremap")
+STRACE_CALLS = MAP_CALLS + ("brk", "madvise")
 
 
 def log(msg):
@@ -69,9 +77,18 @@ def workloads(mode, threads):
     t = str(threads)
     w = []
 
-    def add(name, prog, args, metric="ops_per_s", group=None):
-        w.append({"name": name, "program": prog, "args": [str(a) for a in args],
-                  "metric": metric, "group": group or prog})
+    def add(name, prog, args, metric="ops_per_s", group=None, zero_args=None, extras=None):
+        e = {"name": name, "program": prog, "args": [str(a) for a in args],
+             "metric": metric, "group": group or prog}
+        if zero_args is not None:
+            # counted with strace (mmap/munmap/mremap per 1,000 operations):
+            # zero_args is the same run with no operations, whose calls
+            # (start-up, set-up, exit) are subtracted
+            e["syscalls"] = True
+            e["zero_args"] = [str(a) for a in zero_args]
+        if extras:
+            e["extras"] = list(extras)   # more result-line values to report
+        w.append(e)
 
     # random_mixed and mid_large_mt: the seeds' exact parameters in quick mode
     cycles = 200000 if q else 10000000
@@ -89,6 +106,17 @@ def workloads(mode, threads):
     for size in FASTPATH_SIZES:
         add("fastpath_%d" % size, "fastpath", [size, 10000000 if q else 100000000])
     add("startup", "startup", [100 if q else 400], "ns_per_op")
+    # the page layer, 32 KiB to tens of MiB: mimalloc-bench's malloc-large
+    # (5-25 MiB, 20 live), a live set of 40 KB blocks, threads churning small
+    # and 40-340 KB blocks, a buffer grown by realloc to 32 MiB. Quick mode:
+    # about 0.1-1.5 s per run (mimalloc and jemalloc, which return the big
+    # blocks to the kernel, are the slow ones here).
+    add("malloc_large", "malloc_large", [100 if q else 500, 20, 42], zero_args=[0, 20, 42])
+    add("live_growth", "live_growth", [20000 if q else 100000], zero_args=[0],
+        extras=["maps_lines", "vmpte_kb"])
+    add("churn_mixed", "churn_mixed", [t, 200000 if q else 1000000, 2048, 42],
+        zero_args=[t, 0, 2048, 42])
+    add("realloc_growth", "realloc_growth", [3 if q else 16], zero_args=[0])
     return w
 
 
@@ -147,7 +175,9 @@ def setup_allocators(args):
     wanted = args.allocators
     missing = [(pkg, f) for n, pkg, f in PEERS if n in wanted and f and not find_peer_lib(f)]
     need_valgrind = not args.no_callgrind and not shutil.which("valgrind")
-    packages = [pkg for pkg, _ in missing] + (["valgrind"] if need_valgrind else [])
+    need_strace = not args.no_strace and not shutil.which("strace")
+    packages = ([pkg for pkg, _ in missing] + (["valgrind"] if need_valgrind else [])
+                + (["strace"] if need_strace else []))
     if packages and not args.no_install:
         install_packages(packages)
     elif packages:
@@ -178,7 +208,7 @@ def expected_lib_names(path):
 
 
 def package_versions():
-    pkgs = [p[1] for p in PEERS if p[1]] + ["valgrind", "libc6"]
+    pkgs = [p[1] for p in PEERS if p[1]] + ["valgrind", "strace", "libc6"]
     out = run_quiet(["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"] + pkgs).stdout or ""
     vers = {}
     for line in out.splitlines():
@@ -247,11 +277,12 @@ def make_env(lib_path):
     return env
 
 
-def run_one(cmd, allocator, lib_path, program, timeout):
+def run_one(cmd, allocator, lib_path, program, timeout, env=None):
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           universal_newlines=True, env=make_env(lib_path), timeout=timeout)
+                           universal_newlines=True,
+                           env=make_env(lib_path) if env is None else env, timeout=timeout)
         rc, out, err = p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
         rc, out, err = "timeout", e.stdout or "", "timed out after %ds" % timeout
@@ -318,6 +349,102 @@ def count_instructions(builddir, libs, timeout):
     return table, runs
 
 
+# ---------------------------------------------------------------- strace
+
+def strace_command():
+    """The strace command prefix, or None when strace is missing or cannot
+    trace here (no ptrace). --seccomp-bpf (strace 5.3+) stops the process
+    only at the traced calls, when it works."""
+    if not shutil.which("strace"):
+        return None
+    base = ["strace", "-f", "-c", "-e", "trace=" + ",".join(STRACE_CALLS)]
+    for prefix in (base + ["--seccomp-bpf"], base):
+        r = run_quiet(prefix + ["-o", os.devnull, "true"])
+        if r.returncode == 0:
+            return prefix
+    return None
+
+
+def parse_strace_counts(text):
+    """{syscall: calls} from the table strace -c writes (every name in
+    STRACE_CALLS present, 0 when absent), or None when there is no table."""
+    counts, seen = {c: 0 for c in STRACE_CALLS}, False
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] == "total":
+            seen = True
+            continue
+        if len(parts) >= 5 and parts[-1] in counts:
+            try:
+                counts[parts[-1]] = int(parts[3])
+            except ValueError:
+                return None
+            seen = True
+    return counts if seen else None
+
+
+def strace_run(prefix, prog, args, allocator, lib_path, program, timeout):
+    """One run of prog under strace -c: (counts or None, run record). strace
+    itself runs without the preload; -E gives it to the program alone."""
+    fd, outfile = tempfile.mkstemp(prefix="hakmem-strace-", suffix=".txt")
+    os.close(fd)
+    cmd = prefix + ["-o", outfile]
+    if lib_path is not None:
+        cmd += ["-E", "LD_PRELOAD=" + lib_path]
+    cmd += [prog] + args
+    try:
+        rec = run_one(cmd, allocator, lib_path, program, timeout, env=make_env(None))
+        counts = None
+        if rec["refused"] is None:
+            with open(outfile) as f:
+                counts = parse_strace_counts(f.read())
+            if counts is None:
+                rec["refused"] = "no strace -c table in the output"
+        return counts, rec
+    finally:
+        os.unlink(outfile)
+
+
+def syscall_entry(full, zero, ops):
+    """Calls per 1,000 operations of the full run beyond the zero-work run."""
+    e = {"ops": ops, "calls": full, "zero_calls": zero}
+    for c in STRACE_CALLS:
+        e[c] = 1000.0 * (full[c] - zero[c]) / ops if ops else None
+    e["per_1k"] = None if not ops else sum(e[c] for c in MAP_CALLS)
+    return e
+
+
+def count_syscalls(builddir, wls, libs, prefix, timeout):
+    """For each workload marked "syscalls" and each allocator: mmap, munmap
+    and mremap calls per 1,000 operations, from one untimed run under strace
+    minus one of the same program with zero operations."""
+    table, runs = {}, []
+    for w in wls:
+        if not w.get("syscalls"):
+            continue
+        prog = os.path.join(builddir, "bench", w["program"])
+        row = table[w["name"]] = {}
+        for name in ALLOCATOR_ORDER:
+            if name not in libs:
+                continue
+            full, r1 = strace_run(prefix, prog, w["args"], name, libs[name], w["program"],
+                                  timeout)
+            zero, r2 = strace_run(prefix, prog, w["zero_args"], name, libs[name],
+                                  w["program"], timeout)
+            runs += [dict(r1, workload=w["name"], strace="full"),
+                     dict(r2, workload=w["name"], strace="zero")]
+            refused = r1["refused"] or r2["refused"]
+            if refused:
+                row[name] = {"refused": refused}
+                log("bench: strace %s %s REFUSED: %s" % (w["name"], name, refused))
+                continue
+            row[name] = syscall_entry(full, zero, r1["result"]["ops"])
+        log("bench: strace %-18s %s" % (w["name"], "  ".join(
+            "%s %s" % (n, "REFUSED" if "refused" in v else fmt_num(v["per_1k"], 1))
+            for n, v in row.items())))
+    return table, runs
+
+
 # ---------------------------------------------------------------- statistics
 
 def fmt_num(v, digits=2):
@@ -375,6 +502,12 @@ def summarize(wls, runs, allocators):
             fpo = [r["result"].get("faults_per_op") for r in rs]
             if all(v is not None for v in fpo):
                 entry["faults_per_op"] = statistics.median(fpo)
+            for k in w.get("extras", []):
+                try:
+                    ev = [float(r["result"][k]) for r in rs]
+                except (KeyError, ValueError):
+                    continue
+                entry[k] = statistics.median(ev)
             s[a] = entry
     return summary
 
@@ -455,7 +588,7 @@ def targets(wls, summary, instr, allocators):
 
 # ---------------------------------------------------------------- report
 
-def markdown(meta, wls, summary, instr, tgts, refusals, allocators):
+def markdown(meta, wls, summary, instr, tgts, refusals, allocators, syscalls=None):
     A = [a for a in ALLOCATOR_ORDER if a in allocators]
     others = [a for a in A if a != BASELINE]
     L = []
@@ -469,6 +602,8 @@ def markdown(meta, wls, summary, instr, tgts, refusals, allocators):
              "the machine shows as spread" % (meta.get("loadavg_start"), meta.get("loadavg_end"),
                                              meta.get("elapsed_s", 0)))
     L.append("- hakmem: %s (commit %s)" % (meta["libs"].get("hakmem"), meta["commit"]))
+    if "strace" in meta:
+        L.append("- system call counts: %s" % meta["strace"])
     vers = meta.get("versions", {})
     for n, pkg, _ in PEERS:
         if n in meta["libs"]:
@@ -563,18 +698,90 @@ def markdown(meta, wls, summary, instr, tgts, refusals, allocators):
             extra = " | %s" % ("%.2f" % (h / float(min(peers))) if h and peers else "-")
         L.append("| %s | %s%s |" % (w["name"], " | ".join(cells), extra))
     L.append("")
-    L.append("## Soft page faults per operation (scenario, timed loop)")
+    L.append("## Soft page faults per operation (timed loop)")
     L.append("")
-    L.append("| scenario | " + " | ".join(A) + " |")
+    L.append("| workload | " + " | ".join(A) + " |")
     L.append("| --- | " + " | ".join("---:" for _ in A) + " |")
     for w in wls:
-        if w["program"] != "scenario":
-            continue
         s = summary[w["name"]]
+        if w["program"] != "scenario" and not any("faults_per_op" in e for e in s.values()):
+            continue
         L.append("| %s | %s |" % (w["name"], " | ".join(
             "-" if a not in s else "REFUSED" if "refused" in s[a]
-            else "%.3f" % s[a].get("faults_per_op", float("nan")) for a in A)))
+            else "%.3f" % s[a]["faults_per_op"] if "faults_per_op" in s[a] else "-"
+            for a in A)))
     L.append("")
+    ext = [w for w in wls if w.get("extras")]
+    if ext:
+        L.append("## Mappings and page tables at the peak")
+        L.append("")
+        L.append("Lines of /proc/self/maps / VmPTE in KiB, with the whole live set "
+                 "allocated (medians).")
+        L.append("")
+        L.append("| workload | " + " | ".join(A) + " |")
+        L.append("| --- | " + " | ".join("---:" for _ in A) + " |")
+        for w in ext:
+            s = summary[w["name"]]
+            cells = []
+            for a in A:
+                e = s.get(a)
+                if e is None:
+                    cells.append("-")
+                elif "refused" in e:
+                    cells.append("REFUSED")
+                else:
+                    cells.append(" / ".join("%.0f" % e[k] if k in e else "-"
+                                            for k in w["extras"]))
+            L.append("| %s (%s) | %s |" % (w["name"], " / ".join(w["extras"]),
+                                           " | ".join(cells)))
+        L.append("")
+    sys_wls = [w for w in wls if w.get("syscalls")]
+    if sys_wls:
+        L.append("## System calls per 1,000 operations (mmap + munmap + mremap, strace)")
+        L.append("")
+        if syscalls is None:
+            L.append("Not measured: %s." % meta.get("strace", "strace was not run"))
+        else:
+            L.append("One extra untimed run per allocator under `strace -f -c`, minus a run "
+                     "of the same program with no operations (start-up, set-up and exit "
+                     "cancel). Total (mmap / munmap / mremap).")
+            L.append("")
+            L.append("| workload | " + " | ".join(A) + " |")
+            L.append("| --- | " + " | ".join("---:" for _ in A) + " |")
+            for w in sys_wls:
+                row = syscalls.get(w["name"], {})
+                cells = []
+                for a in A:
+                    e = row.get(a)
+                    if e is None:
+                        cells.append("-")
+                    elif "refused" in e:
+                        cells.append("REFUSED")
+                    elif e.get("per_1k") is None:
+                        cells.append("- (no operations)")
+                    else:
+                        cells.append("%s (%s)" % (fmt_num(e["per_1k"], 1), " / ".join(
+                            fmt_num(e[c], 1) for c in MAP_CALLS)))
+                L.append("| %s | %s |" % (w["name"], " | ".join(cells)))
+            L.append("")
+            L.append("brk / madvise per 1,000 operations, the same runs (the other calls by "
+                     "which allocators get memory and give it back):")
+            L.append("")
+            L.append("| workload | " + " | ".join(A) + " |")
+            L.append("| --- | " + " | ".join("---:" for _ in A) + " |")
+            for w in sys_wls:
+                row = syscalls.get(w["name"], {})
+                cells = []
+                for a in A:
+                    e = row.get(a)
+                    if e is not None and "refused" in e:
+                        cells.append("REFUSED")
+                    elif e is None or e.get("per_1k") is None:
+                        cells.append("-")
+                    else:
+                        cells.append(" / ".join(fmt_num(e.get(c), 1) for c in ("brk", "madvise")))
+                L.append("| %s | %s |" % (w["name"], " | ".join(cells)))
+        L.append("")
     if instr:
         L.append("## Instructions per malloc/free pair (callgrind, fastpath)")
         L.append("")
@@ -805,6 +1012,7 @@ def self_test():
             for rnd in (1, 2):
                 res = parse_result(line % ("99" if a == "hakmem" else "-", "x"))
                 res["faults_per_op"] = 0.5
+                res["maps_lines"], res["vmpte_kb"] = str(30 + rnd), "1800"
                 res[w["metric"]] = 1000.0 * (i + rnd)
                 refused = "made up" if (a == "hakmem" and w["name"] == "larson") else None
                 runs.append({"workload": w["name"], "allocator": a, "result": res,
@@ -816,18 +1024,56 @@ def self_test():
             "kernel": "k", "rounds": 2, "commit": "none", "libs": {a: None for a in
                                                                     ALLOCATOR_ORDER},
             "loadavg_start": 0.1, "loadavg_end": 0.2, "elapsed_s": 1}
+    # strace -c tables: with and without the errors column, a call missing
+    st_full = ("% time     seconds  usecs/call     calls    errors syscall\n"
+               "------ ----------- ----------- --------- --------- ----------------\n"
+               " 60.00    0.000123          12      1210         3 mmap\n"
+               "  0.00    0.000000           0         5           brk\n"
+               " 40.00    0.000080          10      1008           munmap\n"
+               "------ ----------- ----------- --------- --------- ----------------\n"
+               "100.00    0.000203          11      2218         3 total\n")
+    st_zero = st_full.replace("1210", "10").replace("1008", "8").replace("2218", "18")
+    st_full = st_full.replace("   5           brk", "2005           brk")
+    full, zero = parse_strace_counts(st_full), parse_strace_counts(st_zero)
+    if full != {"mmap": 1210, "munmap": 1008, "mremap": 0, "brk": 2005,
+                "madvise": 0} or zero is None:
+        failures += 1
+        print("FAIL: strace table parsed as %r / %r" % (full, zero))
+        full = zero = {c: 0 for c in STRACE_CALLS}
+    if parse_strace_counts("strace: exec failed\n") is not None:
+        failures += 1
+        print("FAIL: a strace output without a table was parsed")
+    e = syscall_entry(full, zero, 2000)
+    if e["per_1k"] != 1100.0 or e["mmap"] != 600.0 or e["brk"] != 1000.0:
+        failures += 1
+        print("FAIL: syscalls per 1,000 operations: %r" % e)
+    syscalls = {w["name"]: {a: dict(e) for a in ALLOCATOR_ORDER}
+                for w in wls if w.get("syscalls")}
+    if syscalls:
+        syscalls[sorted(syscalls)[0]]["glibc"] = {"refused": "made up"}
     md = markdown(meta, wls, summary, instr, tgts, [r for r in runs if r["refused"]],
-                  ALLOCATOR_ORDER)
+                  ALLOCATOR_ORDER, syscalls)
+    md_none = markdown(meta, wls, summary, instr, tgts, [], ALLOCATOR_ORDER, None)
     svg = svg_plot(meta, wls, summary, ALLOCATOR_ORDER)
     for what, ok in [("REFUSED in the table", "| larson | REFUSED |" in md),
                      ("refusal listed", "larson / hakmem: made up" in md),
                      ("targets table", "geometric mean of throughput ratios" in md),
                      ("svg closes", svg.rstrip().endswith("</svg>")),
-                     ("refused in the plot", ">refused</text>" in svg)]:
+                     ("refused in the plot", ">refused</text>" in svg),
+                     ("syscalls table", "| malloc_large | 1100.0 (600.0 / 500.0 / 0.0) |" in md),
+                     ("brk and madvise", "| malloc_large | 1000.0 / 0.0 |" in md),
+                     ("syscalls refused", "| REFUSED |" in md.split("System calls")[-1]),
+                     ("syscalls not measured", "Not measured" in md_none),
+                     ("page-layer workloads in peak RSS",
+                      all("| %s |" % n in md.split("## Peak RSS")[1].split("##")[0]
+                          for n in ("malloc_large", "live_growth", "churn_mixed",
+                                    "realloc_growth"))),
+                     ("peak mappings", "| live_growth (maps_lines / vmpte_kb) | 32 / 1800 |"
+                      in md)]:
         if not ok:
             failures += 1
             print("FAIL: report: %s" % what)
-    print("self-test: %d passed, %d failed" % (len(cases) + 10 - failures, failures))
+    print("self-test: %d passed, %d failed" % (len(cases) + 19 - failures, failures))
     return 1 if failures else 0
 
 
@@ -838,13 +1084,15 @@ def render(path):
     meta, wls = data["meta"], data["workloads"]
     allocators = [a for a in ALLOCATOR_ORDER if a in meta["libs"]]
     runs = data["runs"]
-    refusals = [r for r in runs + data.get("callgrind_runs", []) if r["refused"]]
+    refusals = [r for r in runs + data.get("strace_runs", []) + data.get("callgrind_runs", [])
+                if r["refused"]]
     data["summary"] = summarize(wls, runs, allocators)
     data["targets"] = targets(wls, data["summary"], data["instructions"], allocators)
     base = path[:-5] if path.endswith(".json") else path
     write_atomic(path, json.dumps(data, indent=1) + "\n")
     write_atomic(base + ".md", markdown(meta, wls, data["summary"], data["instructions"],
-                                        data["targets"], refusals, allocators))
+                                        data["targets"], refusals, allocators,
+                                        data.get("syscalls")))
     write_atomic(base + ".svg", svg_plot(meta, wls, data["summary"], allocators))
     log("bench: rewrote %s.{json,md,svg}" % base)
     return 0
@@ -872,6 +1120,8 @@ def main(argv):
                     help="threads for the multi-threaded workloads (default: max(2, cores))")
     ap.add_argument("--no-install", action="store_true", help="never run apt-get")
     ap.add_argument("--no-callgrind", action="store_true", help="skip instruction counts")
+    ap.add_argument("--no-strace", action="store_true",
+                    help="skip the mmap/munmap/mremap counts of the page-layer workloads")
     ap.add_argument("--timeout", type=int, help="seconds per run (default 120 quick, 600 full)")
     ap.add_argument("--list", action="store_true", help="print the workload commands and exit")
     ap.add_argument("--self-test", action="store_true",
@@ -908,7 +1158,9 @@ def main(argv):
             ap.error("--only %s matches no workload" % args.only)
     if args.list:
         for w in wls:
-            print("%-24s bench/%s %s" % (w["name"], w["program"], " ".join(w["args"])))
+            print("%-24s bench/%s %s%s" % (w["name"], w["program"], " ".join(w["args"]),
+                                           "  (strace, zero run: %s)" % " ".join(w["zero_args"])
+                                           if w.get("syscalls") else ""))
         return 0
     for prog in sorted({w["program"] for w in wls} | {"fastpath"}):
         path = os.path.join(args.builddir, "bench", prog)
@@ -926,8 +1178,17 @@ def main(argv):
     use_callgrind = not args.no_callgrind and shutil.which("valgrind")
     if not args.no_callgrind and not use_callgrind:
         log("bench: valgrind not found; instruction counts are skipped")
+    strace_prefix = None
+    strace_note = "skipped (--no-strace)" if args.no_strace else "none of these workloads"
+    if not args.no_strace and any(w.get("syscalls") for w in wls):
+        strace_prefix = strace_command()
+        if strace_prefix is None:
+            strace_note = ("strace not found" if not shutil.which("strace")
+                           else "strace cannot trace here (ptrace not permitted?)")
+            log("bench: %s; the system call counts are skipped" % strace_note)
 
     meta = machine_info(srcdir, threads, args.mode, args.rounds, libs)
+    meta["strace"] = " ".join(strace_prefix) if strace_prefix else strace_note
     log("bench: %s mode, %d rounds, %d workloads x %d allocators (%s), %d threads" % (
         args.mode, args.rounds, len(wls), len(allocators), " ".join(allocators), threads))
     t_start = time.monotonic()
@@ -947,23 +1208,27 @@ def main(argv):
                     cells.append("%s %s" % (a, fmt_rate(v) if w["metric"] == "ops_per_s"
                                             else fmt_ns(v)))
             log("round %d/%d %-22s %s" % (rnd, args.rounds, w["name"], "  ".join(cells)))
+    syscalls, st_runs = None, []
+    if strace_prefix:
+        syscalls, st_runs = count_syscalls(args.builddir, wls, libs, strace_prefix, timeout)
     instr, cg_runs = {}, []
     if use_callgrind:
         instr, cg_runs = count_instructions(args.builddir, libs, timeout)
 
     summary = summarize(wls, runs, allocators)
     tgts = targets(wls, summary, instr, allocators)
-    refusals = [r for r in runs + cg_runs if r["refused"]]
+    refusals = [r for r in runs + st_runs + cg_runs if r["refused"]]
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     meta["loadavg_end"] = loadavg()
     data = {"meta": meta, "workloads": wls, "summary": summary, "instructions": instr,
             "targets": tgts, "refused": [{"workload": r.get("workload", "callgrind"),
                                           "allocator": r["allocator"], "reason": r["refused"],
                                           "command": r["command"]} for r in refusals],
-            "runs": runs, "callgrind_runs": cg_runs}
+            "syscalls": syscalls, "runs": runs, "strace_runs": st_runs,
+            "callgrind_runs": cg_runs}
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, args.mode)
-    md = markdown(meta, wls, summary, instr, tgts, refusals, allocators)
+    md = markdown(meta, wls, summary, instr, tgts, refusals, allocators, syscalls)
     write_atomic(base + ".json", json.dumps(data, indent=1, sort_keys=False) + "\n")
     write_atomic(base + ".md", md)
     write_atomic(base + ".svg", svg_plot(meta, wls, summary, allocators))

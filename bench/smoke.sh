@@ -32,6 +32,10 @@ case $workload in
     xthread)      set -- 2 20000 64 42 ;;
     fastpath)     set -- 64 20000 ;;
     startup)      set -- 3 ;;
+    malloc_large) set -- 30 4 42 1048576 4194304 ;;
+    live_growth)  set -- 2000 ;;
+    churn_mixed)  set -- 2 5000 256 42 ;;
+    realloc_growth) set -- 2 65536 4194304 ;;
     *) echo "smoke: unknown workload '$workload'" >&2; exit 99 ;;
 esac
 

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config   # the build
 	libnuma-dev libhwloc-dev numactl                        # topology and placement
-	python3 perl sqlite3 valgrind                           # tests and benchmarks
+	python3 perl sqlite3 valgrind strace                    # tests and benchmarks
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4        # the peers we compare with
 	glibc-source                                            # make check-glibc: glibc's malloc tests
 )
