@@ -311,6 +311,13 @@ static arena_t *arena_slab_release(slab_t *s)
 	c->ss.dirty_units |= bits;
 	if (c->ss.free_units == c->ss.mapped_units)
 		c->ss.empty_since = now;
+	/* These units decay decay_ms from now: the arena's next pass is due
+	 * then at the latest (a pass that found nothing left it at never). */
+	if (g_conf.decay_ms >= 0) {
+		uint64_t due = now + (uint64_t)g_conf.decay_ms * 1000000u;
+		if (due < a->next_purge)
+			a->next_purge = due;
+	}
 	if (!c->on_avail) {
 		ss_avail_push(a, c);
 	} else if (c->ss.free_units == c->ss.mapped_units && c->ss.next != NULL) {

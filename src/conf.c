@@ -41,13 +41,13 @@ unsigned conf_class_cap(unsigned c)
 		return o == CLASS_CAP_ZERO ? 0 : o;
 	/* tiny.cache_bytes of blocks of a tiny class, at least 16; four times as
 	 * many bytes of a larger class (they are fewer), at least 4 up to 32 KiB
-	 * and none above (a block of 160 KiB or more is not cached: a thread
-	 * cache holds a few hundred KiB of them at most); at most
-	 * tiny.fast_cap. */
+	 * and one above (the block a thread just freed, reused in place: its
+	 * pages fault no more); at most tiny.fast_cap. Drains give back the
+	 * blocks of classes a thread stopped using. */
 	bool tiny = c < TINY_NCLASSES;
 	unsigned cap = (unsigned)((tiny ? g_conf.cache_bytes : 4ull * g_conf.cache_bytes) /
 	                          class_size[c]);
-	unsigned floor = tiny ? 16 : class_size[c] <= SMALL_MAX_SIZE ? 4 : 0;
+	unsigned floor = tiny ? 16 : class_size[c] <= SMALL_MAX_SIZE ? 4 : 1;
 	if (cap < floor)
 		cap = floor;
 	if (cap > g_conf.tiny_fast_cap)
