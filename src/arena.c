@@ -81,43 +81,70 @@ void arena_place(arena_t *a, void *p, size_t size)
 
 /* ---- slabs ---- */
 
-static void ss_avail_push(arena_t *a, chunk_t *c)
+/* SuperSlabs with free units are filed in buckets by their longest run of
+ * free units among units 1..31 (bucket 0: only unit 0 is free), so that a
+ * slab of n units is taken from the fullest SuperSlab that has a run of n
+ * (best fit by run length): free space is not scattered over SuperSlabs that
+ * a bounded scan would never reach. Wholly free SuperSlabs go to the back of
+ * theirs, used last, so they can decay. c->on_avail is its bucket + 1, 0 for
+ * none. ss_lock held. */
+static unsigned longest_run(uint32_t m)
 {
-	c->ss.prev = NULL;
-	c->ss.next = a->ss_avail;
-	if (a->ss_avail)
-		a->ss_avail->ss.prev = c;
-	else
-		a->ss_avail_tail = c;
-	a->ss_avail = c;
-	c->on_avail = 1;
+	unsigned n = 0;
+	while (m) {
+		m &= m >> 1;
+		n++;
+	}
+	return n;
 }
 
-/* At the back: an empty SuperSlab, which is used last and so can decay. */
-static void ss_avail_append(arena_t *a, chunk_t *c)
+static void ss_unfile(arena_t *a, chunk_t *c)
 {
-	c->ss.next = NULL;
-	c->ss.prev = a->ss_avail_tail;
-	if (a->ss_avail_tail)
-		a->ss_avail_tail->ss.next = c;
-	else
-		a->ss_avail = c;
-	a->ss_avail_tail = c;
-	c->on_avail = 1;
-}
-
-static void ss_avail_remove(arena_t *a, chunk_t *c)
-{
+	if (!c->on_avail)
+		return;
+	unsigned b = c->on_avail - 1u;
 	if (c->ss.prev)
 		c->ss.prev->ss.next = c->ss.next;
 	else
-		a->ss_avail = c->ss.next;
+		a->ss_bucket[b] = c->ss.next;
 	if (c->ss.next)
 		c->ss.next->ss.prev = c->ss.prev;
 	else
-		a->ss_avail_tail = c->ss.prev;
+		a->ss_bucket_tail[b] = c->ss.prev;
+	if (a->ss_bucket[b] == NULL)
+		a->ss_bucket_mask &= ~(1u << b);
 	c->ss.next = c->ss.prev = NULL;
 	c->on_avail = 0;
+	a->ss_nfiled--;
+}
+
+/* Files c by its free units now (none: not filed). */
+static void ss_file(arena_t *a, chunk_t *c)
+{
+	ss_unfile(a, c);
+	if (c->ss.free_units == 0)
+		return;
+	unsigned b = longest_run(c->ss.free_units & ~1u);
+	if (c->ss.free_units == c->ss.mapped_units) { /* wholly free: last */
+		c->ss.next = NULL;
+		c->ss.prev = a->ss_bucket_tail[b];
+		if (c->ss.prev)
+			c->ss.prev->ss.next = c;
+		else
+			a->ss_bucket[b] = c;
+		a->ss_bucket_tail[b] = c;
+	} else {
+		c->ss.prev = NULL;
+		c->ss.next = a->ss_bucket[b];
+		if (c->ss.next)
+			c->ss.next->ss.prev = c;
+		else
+			a->ss_bucket_tail[b] = c;
+		a->ss_bucket[b] = c;
+	}
+	a->ss_bucket_mask |= 1u << b;
+	c->on_avail = (uint8_t)(b + 1);
+	a->ss_nfiled++;
 }
 
 static size_t unit_purge_bytes(unsigned idx)
@@ -155,35 +182,40 @@ static uint32_t slab_starts(uint32_t free_units, unsigned cls)
 	return r;
 }
 
-/* Takes a run of n free units of one of x's SuperSlabs for class cls,
- * preferring one that last served this class with its pages still
- * resident: the same layout touches no new pages (units reused by another
- * class get their blocks' first and last pages touched at new offsets). Then
- * any resident run, then any run, of the first SuperSlabs with free units
- * (a bounded scan). NULL when none has a run of n. x->ss_lock held. */
+/* Takes a run of n free units of one of x's SuperSlabs for class cls: from
+ * the smallest bucket that holds such a run, preferring among its first
+ * SuperSlabs a run that last served this class with its pages still resident
+ * (the same layout touches no new pages: units reused by another class get
+ * their blocks' first and last pages touched at new offsets), then any
+ * resident run, then any run. NULL when none has a run of n. x->ss_lock
+ * held. */
 static superslab_t *ss_take_units_locked(arena_t *x, unsigned cls, unsigned n, unsigned *out)
 {
+	bool unit0 = slab_starts(1u, cls) != 0; /* a slab that may use unit 0 */
+	uint32_t buckets = x->ss_bucket_mask & (unit0 ? ~0u : ~((1u << n) - 1));
 	chunk_t *pick = NULL;
 	unsigned idx = 0;
 	int best = -1; /* 2: same class, resident; 1: resident; 0: any */
-	int scanned = 0;
-	for (chunk_t *t = x->ss_avail; t != NULL && scanned < 8 && best < 2;
-	     t = t->ss.next, scanned++) {
-		uint32_t any = slab_starts(t->ss.free_units, cls);
-		if (any == 0)
-			continue;
-		uint32_t warm = slab_starts(t->ss.free_units & t->ss.dirty_units, cls);
-		for (uint32_t m = warm; m; m &= m - 1) {
-			unsigned i = (unsigned)__builtin_ctz(m);
-			if (((superslab_t *)t)->slabs[i].cls == cls) {
-				pick = t, idx = i, best = 2;
-				break;
+	for (; buckets && pick == NULL; buckets &= buckets - 1) {
+		int scanned = 0;
+		for (chunk_t *t = x->ss_bucket[__builtin_ctz(buckets)]; t != NULL && scanned < 4 && best < 2;
+		     t = t->ss.next, scanned++) {
+			uint32_t any = slab_starts(t->ss.free_units, cls);
+			if (any == 0)
+				continue;
+			uint32_t warm = slab_starts(t->ss.free_units & t->ss.dirty_units, cls);
+			for (uint32_t m = warm; m; m &= m - 1) {
+				unsigned i = (unsigned)__builtin_ctz(m);
+				if (((superslab_t *)t)->slabs[i].cls == cls) {
+					pick = t, idx = i, best = 2;
+					break;
+				}
 			}
+			if (best < 1 && warm)
+				pick = t, idx = (unsigned)__builtin_ctz(warm), best = 1;
+			if (best < 0)
+				pick = t, idx = (unsigned)__builtin_ctz(any), best = 0;
 		}
-		if (best < 1 && warm)
-			pick = t, idx = (unsigned)__builtin_ctz(warm), best = 1;
-		if (best < 0)
-			pick = t, idx = (unsigned)__builtin_ctz(any), best = 0;
 	}
 	if (pick == NULL)
 		return NULL;
@@ -192,8 +224,7 @@ static superslab_t *ss_take_units_locked(arena_t *x, unsigned cls, unsigned n, u
 		unit_unretain(x, pick, i);
 	pick->ss.free_units &= ~bits;
 	pick->ss.dirty_units &= ~bits;
-	if (pick->ss.free_units == 0)
-		ss_avail_remove(x, pick);
+	ss_file(x, pick);
 	*out = idx;
 	return (superslab_t *)pick;
 }
@@ -209,7 +240,7 @@ static slab_t *arena_slab_steal(arena_t *a, unsigned cls)
 			arena_t *x = &g_arenas[i];
 			if (x == a || !arena_ready(x) || (pass == 0) != (x->node == a->node))
 				continue;
-			if (atomic_load_relaxed(&x->ss_avail) == NULL) /* racy peek */
+			if (atomic_load_relaxed(&x->ss_nfiled) == 0) /* racy peek */
 				continue;
 			lock_acquire(&x->ss_lock);
 			unsigned idx;
@@ -243,8 +274,7 @@ static bool arena_grow_partial(arena_t *a)
 			continue; /* its missing units are taken by other mappings */
 		arena_place(a, (char *)c + (size_t)i * SLAB_SIZE, SLAB_SIZE);
 		c->ss.free_units |= 1u << i;
-		if (!c->on_avail)
-			ss_avail_push(a, c);
+		ss_file(a, c);
 		return true;
 	}
 	return false;
@@ -280,8 +310,7 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 		a->ss_all = &fresh->hdr;
 		a->nss++;
 		a->ss_partial |= units != SS_ALL_UNITS;
-		/* First in the list: the scan sees it. */
-		ss_avail_push(a, &fresh->hdr);
+		ss_file(a, &fresh->hdr);
 		mapped = true;
 	}
 	lock_release(&a->ss_lock);
@@ -318,13 +347,7 @@ static arena_t *arena_slab_release(slab_t *s)
 		if (due < a->next_purge)
 			a->next_purge = due;
 	}
-	if (!c->on_avail) {
-		ss_avail_push(a, c);
-	} else if (c->ss.free_units == c->ss.mapped_units && c->ss.next != NULL) {
-		/* Move empty SuperSlabs to the back so they can decay. */
-		ss_avail_remove(a, c);
-		ss_avail_append(a, c);
-	}
+	ss_file(a, c);
 	bool due = now >= a->next_purge;
 	lock_release(&a->ss_lock);
 	return due ? a : NULL;
@@ -360,8 +383,7 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 		if (c->ss.free_units == c->ss.mapped_units && now - c->ss.empty_since >= delay) {
 			/* Whole SuperSlab free past the delay: unmap it. */
 			*link = c->ss.all_next;
-			if (c->on_avail)
-				ss_avail_remove(a, c);
+			ss_unfile(a, c);
 			for (unsigned i = 0; i < SLABS_PER_SS; i++)
 				unit_unretain(a, c, i);
 			a->nss--;
@@ -465,8 +487,7 @@ static void arena_shrink(arena_t *a)
 		c->ss.free_units &= c->ss.mapped_units;
 		c->ss.dirty_units &= c->ss.mapped_units;
 		a->ss_partial = 1;
-		if (c->ss.free_units == 0 && c->on_avail)
-			ss_avail_remove(a, c);
+		ss_file(a, c);
 	}
 	lock_release(&a->ss_lock);
 }
@@ -770,8 +791,7 @@ bool arena_resize_in_place(void *p, size_t size)
 				unit_unretain(x, ch, i);
 			ch->ss.free_units &= ~want;
 			ch->ss.dirty_units &= ~want;
-			if (ch->ss.free_units == 0 && ch->on_avail)
-				ss_avail_remove(x, ch);
+			ss_file(x, ch);
 		}
 	} else {
 		uint32_t give = ((1u << (n - n2)) - 1) << (idx + n2);
@@ -779,8 +799,7 @@ bool arena_resize_in_place(void *p, size_t size)
 			ss->slabs[i].free_since = now;
 		ch->ss.free_units |= give;
 		ch->ss.dirty_units |= give;
-		if (!ch->on_avail)
-			ss_avail_push(x, ch);
+		ss_file(x, ch);
 	}
 	if (ok)
 		superslab_slab_resize(ss, idx, c2);

@@ -44,8 +44,11 @@ typedef struct arena {
 	bin_t bins[NCLASSES];
 
 	lock_t ss_lock;       /* protects the fields below, up to large_lock */
-	chunk_t *ss_avail;    /* SuperSlabs with free units, empty ones last */
-	chunk_t *ss_avail_tail;
+	chunk_t *ss_bucket[SLABS_PER_SS];      /* SuperSlabs with free units, by their
+	                                          longest free run (arena.c) */
+	chunk_t *ss_bucket_tail[SLABS_PER_SS];
+	uint32_t ss_bucket_mask;  /* bit b: bucket b is not empty */
+	uint32_t ss_nfiled;       /* SuperSlabs in the buckets [racy reads: a hint] */
 	chunk_t *ss_all;      /* every SuperSlab */
 	uint64_t nss;         /* SuperSlabs mapped */
 	uint64_t ss_partial;  /* some may have units unmapped (an address-space limit) */

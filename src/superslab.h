@@ -84,14 +84,15 @@ typedef struct slab {
 typedef struct chunk {
 	uint32_t magic;       /* CHUNK_MAGIC */
 	uint8_t kind;         /* enum chunk_kind */
-	uint8_t on_avail;     /* on the arena's list of SuperSlabs with free units [ss_lock] */
+	uint8_t on_avail;     /* in the arena's bucket on_avail - 1 of SuperSlabs with
+	                         free units, 0 for none [ss_lock] */
 	uint16_t huge_align;  /* large: header sits below a 2 MiB-aligned block */
 	struct arena *arena;  /* owner [immutable] */
 	union {
 		struct {              /* CHUNK_SUPERSLAB [arena->ss_lock] */
 			uint32_t free_units;  /* bit i: slab i is free */
 			uint32_t dirty_units; /* bit i: free slab i still has resident pages */
-			struct chunk *next;   /* arena's SuperSlabs with free units */
+			struct chunk *next;   /* arena's bucket of SuperSlabs with free units */
 			struct chunk *prev;
 			struct chunk *all_next; /* every SuperSlab of the arena */
 			uint64_t empty_since; /* all units free since, ns */
