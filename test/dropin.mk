@@ -1,0 +1,48 @@
+## test/dropin.mk - hakmem in place of other allocators, for their users:
+## C++'s operators new and delete, jemalloc's API, glibc's __libc_ names, and
+## a jemalloc program (redis-server) under LD_PRELOAD. Included by
+## test/local.mk (after its TEST_CFLAGS).
+##
+##   test/test_cxx_shared, test_cxx_static, test_cxx_asneeded
+##                      test/test_cxx.cc linked with libhakmem.so, with
+##                      libhakmem.a, and with -Wl,--as-needed (then the
+##                      program names nothing of hakmem's but the operators):
+##                      every operator is hakmem's and hakmem served every new
+##   test/test_cxx.sh   the same program built without hakmem, under
+##                      LD_PRELOAD (and failing without it); no libstdc++ in
+##                      libhakmem.so or in a C program linked with it; the
+##                      operators in libhakmem.a; the static program holds
+##                      them, the --as-needed one keeps libhakmem.so NEEDED
+
+TEST_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -fno-builtin -pthread \
+	$(UBSAN_CFLAGS)
+
+check_PROGRAMS += test/test_cxx_shared test/test_cxx_static test/test_cxx_asneeded \
+	test/test_cxx_plain
+
+test_test_cxx_shared_SOURCES = test/test_cxx.cc test/expect.h
+test_test_cxx_shared_CPPFLAGS = $(AM_CPPFLAGS) -DHAKMEM_LINKED
+test_test_cxx_shared_CXXFLAGS = $(TEST_CXXFLAGS)
+test_test_cxx_shared_LDADD = libhakmem.la -ldl
+
+# libtool's -static: uninstalled libtool libraries are linked from their
+# archive (.libs/libhakmem.a), system libraries stay shared.
+test_test_cxx_static_SOURCES = test/test_cxx.cc test/expect.h
+test_test_cxx_static_CPPFLAGS = $(AM_CPPFLAGS) -DHAKMEM_LINKED
+test_test_cxx_static_CXXFLAGS = $(TEST_CXXFLAGS)
+test_test_cxx_static_LDFLAGS = -static
+test_test_cxx_static_LDADD = libhakmem.la -ldl
+
+test_test_cxx_asneeded_SOURCES = test/test_cxx.cc test/expect.h
+test_test_cxx_asneeded_CPPFLAGS = $(AM_CPPFLAGS) -DCXX_NEW_ONLY
+test_test_cxx_asneeded_CXXFLAGS = $(TEST_CXXFLAGS)
+test_test_cxx_asneeded_LDFLAGS = -Wl,--as-needed
+test_test_cxx_asneeded_LDADD = libhakmem.la -ldl
+
+test_test_cxx_plain_SOURCES = test/test_cxx.cc test/expect.h
+test_test_cxx_plain_CXXFLAGS = $(TEST_CXXFLAGS)
+test_test_cxx_plain_LDADD = -ldl
+
+TESTS += test/test_cxx_shared test/test_cxx_static test/test_cxx_asneeded test/test_cxx.sh
+EXTRA_DIST += test/test_cxx.sh
+
