@@ -13,6 +13,7 @@
 ##                      libhakmem.so or in a C program linked with it; the
 ##                      operators in libhakmem.a; the static program holds
 ##                      them, the --as-needed one keeps libhakmem.so NEEDED
+##   test/test_jemalloc jemalloc's API and the __libc_ names (below)
 
 TEST_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -fno-builtin -pthread \
 	$(UBSAN_CFLAGS)
@@ -46,3 +47,12 @@ test_test_cxx_plain_LDADD = -ldl
 TESTS += test/test_cxx_shared test/test_cxx_static test/test_cxx_asneeded test/test_cxx.sh
 EXTRA_DIST += test/test_cxx.sh
 
+# test/test_jemalloc: jemalloc's API (mallctl and its MIBs and error codes,
+# nallocx against real allocations, mallocx/rallocx/xallocx/sallocx/dallocx/
+# sdallocx and their flags, arena.4096.purge and VmRSS, malloc_stats_print
+# text and JSON) and glibc's __libc_ names.
+check_PROGRAMS += test/test_jemalloc
+test_test_jemalloc_SOURCES = test/test_jemalloc.c test/expect.h
+test_test_jemalloc_CFLAGS = $(TEST_CFLAGS)
+test_test_jemalloc_LDADD = libhakmem.la -lpthread
+TESTS += test/test_jemalloc
