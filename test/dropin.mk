@@ -14,6 +14,7 @@
 ##                      operators in libhakmem.a; the static program holds
 ##                      them, the --as-needed one keeps libhakmem.so NEEDED
 ##   test/test_jemalloc jemalloc's API and the __libc_ names (below)
+##   test/test_redis.sh redis-server on hakmem through jemalloc's API (below)
 
 TEST_CXXFLAGS = -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -fno-builtin -pthread \
 	$(UBSAN_CFLAGS)
@@ -56,3 +57,11 @@ test_test_jemalloc_SOURCES = test/test_jemalloc.c test/expect.h
 test_test_jemalloc_CFLAGS = $(TEST_CFLAGS)
 test_test_jemalloc_LDADD = libhakmem.la -lpthread
 TESTS += test/test_jemalloc
+
+# test/test_redis.sh: Debian's redis-server (which links libjemalloc and calls
+# mallctl, nallocx and malloc_stats_print) under LD_PRELOAD: INFO memory's
+# allocator_* figures are hakmem's, MEMORY DOCTOR is content, DEBUG DIGEST
+# survives DEBUG RELOAD and equals redis-on-jemalloc's, MEMORY PURGE gives a
+# flushed data set back. Skipped without redis-server.
+TESTS += test/test_redis.sh
+EXTRA_DIST += test/test_redis.sh
