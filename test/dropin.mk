@@ -13,6 +13,7 @@
 ##                      libhakmem.so or in a C program linked with it; the
 ##                      operators in libhakmem.a; the static program holds
 ##                      them, the --as-needed one keeps libhakmem.so NEEDED
+##   test/test_cxx_plugin  a C++ module opened with RTLD_LOCAL by a C program
 ##   test/test_jemalloc jemalloc's API and the __libc_ names (below)
 ##   test/test_redis.sh redis-server on hakmem through jemalloc's API (below)
 
@@ -45,7 +46,22 @@ test_test_cxx_plain_SOURCES = test/test_cxx.cc test/expect.h
 test_test_cxx_plain_CXXFLAGS = $(TEST_CXXFLAGS)
 test_test_cxx_plain_LDADD = -ldl
 
-TESTS += test/test_cxx_shared test/test_cxx_static test/test_cxx_asneeded test/test_cxx.sh
+# test/test_cxx_plugin: a C program linked with hakmem opens a C++ module
+# with RTLD_LOCAL (its libstdc++ outside the global scope): the module's new
+# is hakmem's, with std::bad_alloc and its new-handler.
+check_LTLIBRARIES = test/cxx_plugin.la
+test_cxx_plugin_la_SOURCES = test/cxx_plugin.cc
+test_cxx_plugin_la_CXXFLAGS = $(TEST_CXXFLAGS)
+test_cxx_plugin_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+
+check_PROGRAMS += test/test_cxx_plugin
+test_test_cxx_plugin_SOURCES = test/test_cxx_plugin.c test/expect.h
+test_test_cxx_plugin_CFLAGS = $(TEST_CFLAGS)
+test_test_cxx_plugin_LDADD = libhakmem.la -ldl
+EXTRA_test_test_cxx_plugin_DEPENDENCIES = test/cxx_plugin.la
+
+TESTS += test/test_cxx_shared test/test_cxx_static test/test_cxx_asneeded test/test_cxx.sh \
+	test/test_cxx_plugin
 EXTRA_DIST += test/test_cxx.sh
 
 # test/test_jemalloc: jemalloc's API (mallctl and its MIBs and error codes,

@@ -265,6 +265,10 @@ static void test_mib_purge(void)
  * resident for a second). */
 static void test_purge_rss(void)
 {
+	/* decay_ms=-1: nothing goes back on its own while the test reads. */
+	ssize_t never = -1, decay = 0;
+	size_t dsz = sizeof decay;
+	hakmem_ctl("decay_ms", &decay, &dsz, &never, sizeof never);
 	enum { N = 16384 };
 	static void *p[N];
 	for (int i = 0; i < N; i++) {
@@ -289,6 +293,7 @@ static void test_purge_rss(void)
 	snprintf(name, sizeof name, "arena.%u.purge", je_unsigned("arenas.narenas"));
 	expect_int_eq(mallctl(name, NULL, NULL, NULL, 0), 0);
 	expect_zu_gt(before, rss_bytes() + (32 << 20), "a freed large block is purged too");
+	hakmem_ctl("decay_ms", NULL, NULL, &decay, sizeof decay);
 }
 
 struct thread_bytes {
