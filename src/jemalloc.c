@@ -127,11 +127,11 @@ EXPORT void *mallocx(size_t size, int flags)
 	return p;
 }
 
-/* p's block resized where it lies to hold `size` (and still aligned to
- * `align`, which p is): its usable size afterwards, which is below `size`
- * when it could not be. A block of a class changes class in place where its
- * slab allows (arena.c); a large block gives up its tail, and never grows
- * here (growth may move it: large.c). */
+/* p's block (of `old` usable bytes) resized where it lies to hold `size`:
+ * its usable size afterwards, below `size` when it could not grow. The
+ * address stays, and so does its alignment. A block of a class changes
+ * class in place where its slab allows (arena.c); a large block gives up its
+ * tail, and never grows here (growth may move it: large.c). */
 static size_t resize_in_place(void *p, size_t old, size_t size)
 {
 	chunk_t *c = registry_lookup(p);

@@ -1,7 +1,8 @@
 /* new.c - C++'s replaceable global operators new and delete (C++17/20: plain,
  * array, nothrow, sized, aligned and their combinations), written in C under
  * their Itanium-ABI mangled names, so that libhakmem stays a C library: a C
- * program that links it gets no libstdc++ (doc/design.md, "C++").
+ * program that links it gets no libstdc++ (doc/design.md, "In place of other
+ * allocators").
  *
  *   operator new(size)              _Znwm     \  malloc; on failure the
  *   operator new[](size)            _Znam     /  new-handler loop, then
