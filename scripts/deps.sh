@@ -10,6 +10,7 @@ PACKAGES=(
 	python3 perl sqlite3 valgrind strace                    # tests and benchmarks
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4        # the peers we compare with
 	glibc-source                                            # make check-glibc: glibc's malloc tests
+	redis-server redis-tools                                # test_redis.sh: a jemalloc program
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "superslab.h"
 #include "tcache.h"
+#include "entry.h"
 
 #include <hakmem.h>
 
@@ -56,3 +57,10 @@ EXPORT void cfree(void *p)
 {
 	free_fast(p);
 }
+
+/* ---- other names of the same functions (see malloc.c) ---- */
+
+EXPORT void __libc_free(void *p) __attribute__((alias("hakmem_free")));
+
+void entry_free(void *p) __attribute__((alias("hakmem_free")));
+void entry_free_sized(void *p, size_t size) __attribute__((alias("hakmem_free_sized")));

@@ -9,6 +9,7 @@
 #include "sizeclass.h"
 #include "superslab.h"
 #include "tcache.h"
+#include "entry.h"
 
 #include <hakmem.h>
 #include <errno.h>
@@ -192,3 +193,23 @@ EXPORT void *pvalloc(size_t size)
 	}
 	return aligned_impl(PAGE_SIZE, rounded ? rounded : PAGE_SIZE);
 }
+
+/* ---- other names of the same functions ----
+ * glibc's internal names, which mimalloc and tcmalloc export too (programs
+ * and preloaded tools that call __libc_malloc to reach "the real malloc"
+ * get hakmem's, and its blocks may go to free); and the hidden names of
+ * entry.h for new.c and jemalloc.c. */
+
+EXPORT HAKMEM_MALLOC_ATTR void *__libc_malloc(size_t size) __attribute__((alias("hakmem_malloc")));
+EXPORT HAKMEM_MALLOC_ATTR void *__libc_calloc(size_t nmemb, size_t size) __attribute__((alias("hakmem_calloc")));
+EXPORT void *__libc_realloc(void *p, size_t size) __attribute__((alias("hakmem_realloc")));
+EXPORT void *__libc_memalign(size_t align, size_t size) __attribute__((alias("memalign")));
+EXPORT void *__libc_valloc(size_t size) __attribute__((alias("valloc")));
+EXPORT void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc")));
+
+HAKMEM_MALLOC_ATTR void *entry_malloc(size_t size) __attribute__((alias("hakmem_malloc")));
+HAKMEM_MALLOC_ATTR void *entry_calloc(size_t nmemb, size_t size) __attribute__((alias("hakmem_calloc")));
+void *entry_realloc(void *p, size_t size) __attribute__((alias("hakmem_realloc")));
+HAKMEM_MALLOC_ATTR void *entry_aligned_alloc(size_t align, size_t size)
+	__attribute__((alias("hakmem_aligned_alloc")));
+size_t entry_usable_size(const void *p) __attribute__((alias("hakmem_usable_size")));

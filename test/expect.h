@@ -206,11 +206,18 @@ static TEST_UNUSED int test_summary(void)
 	return 0;
 }
 
+/* The header serves C++ tests too (test_cxx.cc). */
+#ifdef __cplusplus
+#define EXPECT_AUTO_ auto
+#else
+#define EXPECT_AUTO_ __auto_type
+#endif
+
 /* Hides a value from the optimiser (so that malloc(SIZE_MAX) or a
  * malloc/free pair is not folded away). */
 #define opaque(x)                                                                         \
 	__extension__({                                                                    \
-		__auto_type o_ = (x);                                                          \
+		EXPECT_AUTO_ o_ = (x);                                                         \
 		__asm__ volatile("" : "+r"(o_));                                               \
 		o_;                                                                            \
 	})
@@ -227,7 +234,7 @@ static TEST_UNUSED inline uint64_t test_rand(uint64_t *state)
 /* Offset of the first nonzero byte of the n at p, or SIZE_MAX. */
 static TEST_UNUSED size_t test_first_nonzero(const void *p, size_t n)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
@@ -251,7 +258,7 @@ static TEST_UNUSED inline uint64_t test_word_(uint64_t seed, size_t k)
 
 static TEST_UNUSED void test_fill(void *p, size_t n, uint64_t seed)
 {
-	unsigned char *b = p;
+	unsigned char *b = (unsigned char *)p;
 	size_t nw = n / 8;
 	for (size_t k = 0; k < nw; k++) {
 		uint64_t w = test_word_(seed, k);
@@ -265,7 +272,7 @@ static TEST_UNUSED void test_fill(void *p, size_t n, uint64_t seed)
 /* Offset of the first byte at p that is not test_fill's, or SIZE_MAX. */
 static TEST_UNUSED size_t test_check(const void *p, size_t n, uint64_t seed)
 {
-	const unsigned char *b = p;
+	const unsigned char *b = (const unsigned char *)p;
 	size_t nw = n / 8;
 	for (size_t k = 0; k < nw; k++) {
 		uint64_t w;

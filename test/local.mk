@@ -51,6 +51,7 @@ TESTS += \
 
 EXTRA_DIST += $(HAKMEM_TEST_SH) test/preload_common.sh
 include test/lifecycle.mk
+include test/dropin.mk
 
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
