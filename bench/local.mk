@@ -6,7 +6,7 @@
 ## dlsym("hakmem_ctl") and dladdr(malloc), which allocator served it.
 
 BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread fastpath startup \
-	malloc_large live_growth churn_mixed realloc_growth
+	malloc_large live_growth churn_mixed realloc_growth cxx_churn
 
 # -fno-builtin-*: GCC must not fold or remove a malloc/free pair; the
 # workloads also pass every pointer through an empty asm so none escapes it.
@@ -16,7 +16,14 @@ BENCH_LIBS = -ldl -lpthread
 
 noinst_PROGRAMS += bench/random_mixed bench/larson bench/mid_large_mt bench/scenario \
 	bench/sequential bench/xthread bench/fastpath bench/startup \
-	bench/malloc_large bench/live_growth bench/churn_mixed bench/realloc_growth
+	bench/malloc_large bench/live_growth bench/churn_mixed bench/realloc_growth \
+	bench/cxx_churn
+
+# A C++ workload (operator new/delete through the allocator under test); like
+# the others linked with nothing of hakmem's.
+bench_cxx_churn_SOURCES = bench/cxx_churn.cc bench/bench.h
+bench_cxx_churn_CXXFLAGS = -std=gnu++17 -O2 -pthread -Wall -Wextra -Wno-unused-parameter
+bench_cxx_churn_LDADD = $(BENCH_LIBS)
 
 bench_random_mixed_SOURCES = bench/random_mixed.c bench/bench.h
 bench_random_mixed_CFLAGS = $(BENCH_CFLAGS)
@@ -65,7 +72,7 @@ BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
-	bench/smoke-realloc_growth.sh bench/selftest-run.sh
+	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/selftest-run.sh
 TESTS += $(BENCH_SMOKE_TESTS)
 EXTRA_DIST += bench/README.md bench/run.py bench/smoke.sh $(BENCH_SMOKE_TESTS)
 

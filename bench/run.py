@@ -117,6 +117,8 @@ def workloads(mode, threads):
     add("churn_mixed", "churn_mixed", [t, 200000 if q else 1000000, 2048, 42],
         zero_args=[t, 0, 2048, 42])
     add("realloc_growth", "realloc_growth", [3 if q else 16], zero_args=[0])
+    # C++: std::map/std::string/std::vector churn through operator new/delete
+    add("cxx_churn", "cxx_churn", [t, 300000 if q else 2000000, 20000, 42])
     return w
 
 

@@ -36,6 +36,7 @@ case $workload in
     live_growth)  set -- 2000 ;;
     churn_mixed)  set -- 2 5000 256 42 ;;
     realloc_growth) set -- 2 65536 4194304 ;;
+    cxx_churn)    set -- 2 5000 500 42 ;;
     *) echo "smoke: unknown workload '$workload'" >&2; exit 99 ;;
 esac
 
