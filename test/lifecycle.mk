@@ -20,7 +20,7 @@
 
 check_PROGRAMS += test/test_lifecycle test/test_ctl_edges
 
-test_test_lifecycle_SOURCES = test/test_lifecycle.c test/expect.h
+test_test_lifecycle_SOURCES = test/test_lifecycle.c test/expect.h test/child.h
 test_test_lifecycle_CFLAGS = $(TEST_CFLAGS)
 test_test_lifecycle_LDADD = libhakmem.la -lpthread -ldl
 
@@ -56,7 +56,7 @@ TESTS += test/test_pages
 # huge malloc, and the statistics reader against exiting threads' robust
 # mutexes (pthread_mutex_* interposed by the program itself, so exported).
 check_PROGRAMS += test/test_limits
-test_test_limits_SOURCES = test/test_limits.c test/expect.h
+test_test_limits_SOURCES = test/test_limits.c test/expect.h test/child.h
 test_test_limits_CFLAGS = $(TEST_CFLAGS)
 test_test_limits_LDFLAGS = -export-dynamic
 test_test_limits_LDADD = libhakmem.la -lpthread -ldl
