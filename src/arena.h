@@ -41,6 +41,7 @@ typedef struct arena {
 	unsigned index;       /* position in the arena table [immutable after init] */
 	int node;             /* NUMA node, -1 for none [immutable after init] */
 	uint32_t ready;       /* initialised (arena_get): 0 or 1 [atomic, acquire] */
+	uint32_t nthreads;    /* thread caches bound to it (tcache_bind) [atomic] */
 	bin_t bins[NCLASSES];
 
 	lock_t ss_lock;       /* protects the fields below, up to large_lock */

@@ -45,9 +45,21 @@ static void tcache_apply_conf(tcache_t *tc)
 	}
 }
 
+void tcache_bind(tcache_t *tc, struct arena *a)
+{
+	if (tc->arena == a)
+		return;
+	if (tc->arena != NULL)
+		atomic_fetch_add_relaxed(&tc->arena->nthreads, (uint32_t)-1);
+	if (a != NULL)
+		atomic_fetch_add_relaxed(&a->nthreads, 1u);
+	tc->arena = a;
+}
+
 void tcache_init(tcache_t *tc, struct arena *a)
 {
-	tc->arena = a;
+	tc->arena = NULL;
+	tcache_bind(tc, a);
 	tc->state = THREAD_ACTIVE;
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tc->bins[c].avail = 0;
@@ -278,7 +290,7 @@ int tcache_set_arena(unsigned i)
 	if (tc == NULL)
 		return EFAULT;
 	tcache_drain_all(tc);
-	tc->arena = arena_get(i);
+	tcache_bind(tc, arena_get(i));
 	tc->bound = 1;
 	return 0;
 }
@@ -334,10 +346,14 @@ static void *direct_malloc(size_t size, size_t align, bool *zeroed)
  * the binding is arena_choose()'s, and a thread follows it. A thread that
  * moved to another node flushes its cache back to the old arena first. In
  * the per-CPU layout a thread that moved to another CPU of the same node
- * takes that CPU's arena without flushing (its cached blocks are on the right
- * node; they go home as remote frees when freed). With a given arena count
- * or round-robin binding a thread stays where it is, unless its arena is at
- * or above arenas.limit. */
+ * takes that CPU's arena only when that spreads threads out: when the arena
+ * it leaves has at least two more threads than the one it joins. A thread
+ * alone in its arena stays (a move within a node costs no memory: its
+ * partly used slabs keep serving it, its frees stay local), and threads that
+ * all started on one CPU spread over the CPUs they are moved to. The switch
+ * does not flush: cached blocks are on the right node, and go home as remote
+ * frees when freed. With a given arena count or round-robin binding a
+ * thread stays where it is, unless its arena is at or above arenas.limit. */
 static void tcache_follow(tcache_t *tc)
 {
 	if (tc->bound)
@@ -352,11 +368,13 @@ static void tcache_follow(tcache_t *tc)
 	if (a->node == tc->arena->node) {
 		if (!over && g_arena_mode == ARENA_MODE_COUNT) /* CPUs share arenas: stay */
 			return;
+		if (!over && atomic_load_relaxed(&a->nthreads) + 2 > atomic_load_relaxed(&tc->arena->nthreads))
+			return; /* no less sharing there */
 		tcache_merge_all(tc); /* counts go to the arena they happened in */
-		tc->arena = a;
+		tcache_bind(tc, a);
 	} else if (!g_topo.policy_set || over) {
 		tcache_drain_all(tc);
-		tc->arena = a;
+		tcache_bind(tc, a);
 	}
 }
 

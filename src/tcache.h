@@ -106,6 +106,10 @@ void *tcache_calloc_slow(size_t size);
 
 /* Sets up a fresh cache for the calling thread bound to arena a. */
 void tcache_init(tcache_t *tc, struct arena *a);
+
+/* Binds tc to arena a (NULL: none, the cache ends), keeping the arenas'
+ * nthreads counts. */
+void tcache_bind(tcache_t *tc, struct arena *a);
 /* Gives back every cached block, remote buffer and slot; merges counters. */
 void tcache_drain_all(tcache_t *tc);
 

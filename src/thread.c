@@ -69,6 +69,7 @@ static void registry_link_locked(tcache_t *tc)
 /* Unlinks tc and puts it on the free list. */
 static void registry_release_locked(tcache_t *tc)
 {
+	tcache_bind(tc, NULL);
 	if (tc->prev)
 		tc->prev->next = tc->next;
 	else

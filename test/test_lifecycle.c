@@ -35,6 +35,9 @@
  *                                 configuration and slow paths
  *   interior_free_thread_exit     free(p + 16), then the thread exits
  *   thread_arena_sticks           thread.arena = k survives many refills
+ *   cpu_move_in_node              a thread moved to another CPU of its node
+ *                                 keeps its arena and its peak RSS; threads
+ *                                 that started on one CPU spread when moved
  *
  *   test_lifecycle [TEST...]      (no arguments: every test; exit 0/1/77)
  *   test_lifecycle --child NAME   (internal: the cases that need a fresh
@@ -1518,6 +1521,151 @@ static void test_thread_arena_sticks(void)
 	expect_child_ok("thread.arena = k survives many refills", &r);
 }
 
+/* ---- a move to another CPU of the node ------------------------------------- */
+
+static bool pin_cpu(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+static unsigned my_arena(void)
+{
+	unsigned v = UINT_MAX;
+	ctl_get_u("thread.arena", &v);
+	return v;
+}
+
+static size_t vm_hwm(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	size_t kb = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = (size_t)strtoull(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb * KiB;
+}
+
+/* Refills on the current CPU: blocks of sizes the thread has not cached. */
+static void churn(void **p, unsigned n, unsigned round)
+{
+	for (unsigned i = round % 4; i < n; i += 4)
+		free(p[i]);
+	for (unsigned i = round % 4; i < n; i += 4)
+		p[i] = malloc(16 + (i * 7 + round * 13) % 500);
+}
+
+static int g_move_cpu[2];
+static unsigned g_move_arena[2];
+static pthread_barrier_t g_move_barrier;
+
+static void *t_probe_arena(void *arg)
+{
+	(void)arg;
+	free(malloc(32));
+	return (void *)(uintptr_t)my_arena();
+}
+
+/* Three threads that started on CPU 0; the last is moved to CPU 1. */
+static void *t_spread(void *arg)
+{
+	unsigned k = (unsigned)(uintptr_t)arg;
+	enum { N = 20000 };
+	void **p = calloc(N, sizeof *p);
+	for (unsigned i = 0; i < N; i++)
+		p[i] = malloc(16 + i % 500);
+	if (my_arena() != g_move_arena[0])
+		child_fail("thread %u started on CPU %d in arena %u, not %u", k, g_move_cpu[0],
+		           my_arena(), g_move_arena[0]);
+	pthread_barrier_wait(&g_move_barrier);
+	if (k == 2 && !pin_cpu(g_move_cpu[1]))
+		child_fail("sched_setaffinity: %s", strerror(errno));
+	for (unsigned r = 0; r < 8; r++)
+		churn(p, N, r);
+	unsigned want = g_move_arena[k == 2];
+	if (my_arena() != want)
+		child_fail("thread %u on CPU %d is in arena %u, not %u", k, g_move_cpu[k == 2],
+		           my_arena(), want);
+	pthread_barrier_wait(&g_move_barrier); /* both still bound while the other checks */
+	for (unsigned i = 0; i < N; i++)
+		free(p[i]);
+	free(p);
+	return NULL;
+}
+
+static int c_cpu_move(void *arg)
+{
+	(void)arg;
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) {
+		say("fewer than two CPUs to run on");
+		return 77;
+	}
+	for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			g_move_cpu[k++] = c;
+	for (int k = 0; k < 2; k++) {
+		pin_cpu(g_move_cpu[k]);
+		g_move_arena[k] = (unsigned)(uintptr_t)join(spawn(t_probe_arena, NULL));
+	}
+	if (g_move_arena[0] == g_move_arena[1]) {
+		say("CPUs %d and %d share arena %u (not the per-CPU layout)", g_move_cpu[0],
+		    g_move_cpu[1], g_move_arena[0]);
+		return 77;
+	}
+	/* One thread, moved back and forth: it keeps its arena, and its live
+	 * set its memory (a switch would leave the old arena's slabs partly
+	 * used and take new ones: 1.5x the peak). */
+	pin_cpu(g_move_cpu[0]);
+	enum { N = 200000 };
+	void **p = calloc(N, sizeof *p);
+	for (unsigned i = 0; i < N; i++)
+		p[i] = malloc(16 + i % 500);
+	unsigned home = my_arena();
+	size_t hwm0 = vm_hwm();
+	for (unsigned r = 0; r < 6; r++) {
+		pin_cpu(g_move_cpu[(r + 1) % 2]);
+		churn(p, N, r);
+		if (my_arena() != home)
+			child_fail("round %u on CPU %d: the only thread left arena %u for %u", r,
+			           g_move_cpu[(r + 1) % 2], home, my_arena());
+	}
+	size_t hwm = vm_hwm();
+	if (hwm > hwm0 + hwm0 / 10)
+		child_fail("VmHWM grew from %zu to %zu kB with a live set of the same size",
+		           hwm0 / KiB, hwm / KiB);
+	for (unsigned i = 0; i < N; i++)
+		free(p[i]);
+	free(p);
+	/* Three threads bound on CPU 0 (this one stays in the arena of the
+	 * CPU it started on, either of the two); the one moved to CPU 1 takes
+	 * that CPU's arena, which holds at most this thread. */
+	pin_cpu(g_move_cpu[0]);
+	pthread_barrier_init(&g_move_barrier, NULL, 3);
+	pthread_t t[3];
+	for (unsigned k = 0; k < 3; k++)
+		t[k] = spawn(t_spread, (void *)(uintptr_t)k);
+	for (unsigned k = 0; k < 3; k++)
+		join(t[k]);
+	return child_status();
+}
+
+static void test_cpu_move_in_node(void)
+{
+	child_t r;
+	run_child(&r, 30, c_cpu_move, NULL);
+	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 77) {
+		test_skip("%s", r.err);
+		return;
+	}
+	expect_child_ok("a thread moved within its node keeps its memory", &r);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static const struct {
@@ -1537,6 +1685,7 @@ static const struct {
 	T(test_immediate_double_free),
 	T(test_interior_free_thread_exit),
 	T(test_thread_arena_sticks),
+	T(test_cpu_move_in_node),
 #undef T
 };
 
