@@ -62,6 +62,12 @@ bench_churn_mixed_LDADD = $(BENCH_LIBS)
 bench_realloc_growth_SOURCES = bench/realloc_growth.c bench/bench.h
 bench_realloc_growth_CFLAGS = $(BENCH_CFLAGS)
 bench_realloc_growth_LDADD = $(BENCH_LIBS)
+# RSS over time through allocation phases and idle periods; not one of
+# BENCH_WORKLOADS (run.py does not run it). See bench/README.md.
+noinst_PROGRAMS += bench/rss_timeline
+bench_rss_timeline_SOURCES = bench/rss_timeline.c bench/bench.h
+bench_rss_timeline_CFLAGS = $(BENCH_CFLAGS)
+bench_rss_timeline_LDADD = $(BENCH_LIBS)
 
 # make check: each workload once, tiny, under hakmem (LD_PRELOAD of
 # .libs/libhakmem.so). bench/smoke.sh checks the exit status, that the result
@@ -72,7 +78,8 @@ BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
-	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/selftest-run.sh
+	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/smoke-rss_timeline.sh \
+	bench/selftest-run.sh
 TESTS += $(BENCH_SMOKE_TESTS)
 EXTRA_DIST += bench/README.md bench/run.py bench/smoke.sh $(BENCH_SMOKE_TESTS)
 

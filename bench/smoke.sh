@@ -37,6 +37,7 @@ case $workload in
     churn_mixed)  set -- 2 5000 256 42 ;;
     realloc_growth) set -- 2 65536 4194304 ;;
     cxx_churn)    set -- 2 5000 500 42 ;;
+    rss_timeline) set -- 50 50 42 4 4 4 10 ;;
     *) echo "smoke: unknown workload '$workload'" >&2; exit 99 ;;
 esac
 
