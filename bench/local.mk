@@ -63,7 +63,8 @@ bench_realloc_growth_SOURCES = bench/realloc_growth.c bench/bench.h
 bench_realloc_growth_CFLAGS = $(BENCH_CFLAGS)
 bench_realloc_growth_LDADD = $(BENCH_LIBS)
 # RSS over time through allocation phases and idle periods; not one of
-# BENCH_WORKLOADS (run.py does not run it). See bench/README.md.
+# BENCH_WORKLOADS (run.py does not run it): `make bench-rss` runs it under
+# every allocator through bench/rss_timeline.py. See bench/README.md.
 noinst_PROGRAMS += bench/rss_timeline
 bench_rss_timeline_SOURCES = bench/rss_timeline.c bench/bench.h
 bench_rss_timeline_CFLAGS = $(BENCH_CFLAGS)
@@ -72,16 +73,18 @@ bench_rss_timeline_LDADD = $(BENCH_LIBS)
 # make check: each workload once, tiny, under hakmem (LD_PRELOAD of
 # .libs/libhakmem.so). bench/smoke.sh checks the exit status, that the result
 # line parses, and that hakmem served at least the allocations the workload
-# made. Timings are never asserted. bench/selftest-run.sh checks the runner's
-# parsing, refusal rules and report writers on made-up runs.
+# made. Timings are never asserted. bench/selftest-run.sh and
+# bench/selftest-rss_timeline.sh check the runners' parsing, refusal rules and
+# report writers on made-up runs.
 BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
 	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/smoke-rss_timeline.sh \
-	bench/selftest-run.sh
+	bench/selftest-run.sh bench/selftest-rss_timeline.sh
 TESTS += $(BENCH_SMOKE_TESTS)
-EXTRA_DIST += bench/README.md bench/run.py bench/smoke.sh $(BENCH_SMOKE_TESTS)
+EXTRA_DIST += bench/README.md bench/run.py bench/rss_timeline.py bench/smoke.sh \
+	$(BENCH_SMOKE_TESTS)
 
 # make bench: every workload under hakmem, glibc, jemalloc, mimalloc and
 # tcmalloc, interleaved, BENCH_ROUNDS rounds (default 5), plus
@@ -94,9 +97,16 @@ BENCH_RUN = py='$(PYTHON3)'; test -n "$$py" || py=python3; \
 	"$$py" $(abs_top_srcdir)/bench/run.py --builddir '$(abs_top_builddir)' \
 	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS))
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-rss
 bench: all
 	@$(BENCH_RUN) --mode full $(BENCH_ARGS)
 bench-quick: all
 	@$(BENCH_RUN) --mode quick $(BENCH_ARGS)
+# make bench-rss: bench/rss_timeline once under each allocator (about 10 s
+# each); BENCH_OUT/rss_timeline.{json,md,svg}. BENCH_RSS_ARGS passes more
+# options to bench/rss_timeline.py, e.g. BENCH_RSS_ARGS='--conf decay_ms=0'.
+bench-rss: all
+	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
+	"$$py" $(abs_top_srcdir)/bench/rss_timeline.py --builddir '$(abs_top_builddir)' \
+	--out '$(BENCH_OUT)' $(BENCH_RSS_ARGS)
 include bench/numa.mk
