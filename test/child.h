@@ -231,6 +231,19 @@ TEST_UNUSED static void child_dump(const char *what, const child_t *r)
 	}
 }
 
+/* The child exited with status 0 (else its stderr and how it ended). */
+#define expect_child_ok(what, r)                                                           \
+	__extension__({                                                                    \
+		char d_[160];                                                                  \
+		bool ok_ = !(r)->hung && WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == 0; \
+		if (!ok_) {                                                                    \
+			child_dump(what, r);                                                       \
+			expect_report_(__FILE__, __LINE__, "the child failed", "%s: %s", what,     \
+			               child_describe(r, d_, sizeof d_));                           \
+		}                                                                              \
+		ok_;                                                                           \
+	})
+
 TEST_UNUSED static pthread_t spawn(void *(*fn)(void *), void *arg)
 {
 	pthread_t t;

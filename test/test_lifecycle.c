@@ -189,19 +189,6 @@ static int reexec_child(const char *name, const char *conf)
 	return 126;
 }
 
-/* The child exited with status 0. */
-#define expect_child_ok(what, r)                                                           \
-	__extension__({                                                                    \
-		char d_[160];                                                                  \
-		bool ok_ = !(r)->hung && WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == 0; \
-		if (!ok_) {                                                                    \
-			child_dump(what, r);                                                       \
-			expect_report_(__FILE__, __LINE__, "the child failed", "%s: %s", what,     \
-			               child_describe(r, d_, sizeof d_));                           \
-		}                                                                              \
-		ok_;                                                                           \
-	})
-
 /* The child printed "PTR=%p\n" and then died of SIGABRT after one more line
  * of stderr, hakmem's diagnostic: "hakmem: ..." containing needle (or
  * needle2, if not NULL) and the pointer. */

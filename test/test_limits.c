@@ -183,7 +183,7 @@ static bool verbose(void)
 
 /* The child exited with status 0 (or 77: the test skips, with the child's
  * reason). */
-#define expect_child_ok(what, r)                                                           \
+#define expect_child_pass(what, r)                                                           \
 	__extension__({                                                                    \
 		char d_[160];                                                                  \
 		bool skip_ = !(r)->hung && WIFEXITED((r)->status) &&                           \
@@ -261,7 +261,7 @@ static void run_fresh(const char *what, const char *name, const char *conf, unsi
 	reexec_t x = { name, conf };
 	child_t r;
 	run_child(&r, timeout, reexec_child, &x);
-	expect_child_ok(what, &r);
+	expect_child_pass(what, &r);
 }
 
 /* ---- threads -------------------------------------------------------------- */
@@ -728,7 +728,7 @@ static void test_resident_holes(void)
 	reexec_t x = { "resident_holes", NULL };
 	child_t r;
 	run_child(&r, 10, c_resident_holes, &x);
-	expect_child_ok("stats.resident of SuperSlabs with unmapped units under RLIMIT_AS", &r);
+	expect_child_pass("stats.resident of SuperSlabs with unmapped units under RLIMIT_AS", &r);
 }
 
 /* ==== 4. mallinfo2 and the thread's large slot ============================== */
@@ -770,7 +770,7 @@ static void test_mallinfo_large_slot(void)
 {
 	child_t r;
 	run_child(&r, 10, c_mallinfo_slot, NULL);
-	expect_child_ok("mallinfo2 and stats.large after free(malloc(3 MiB))", &r);
+	expect_child_pass("mallinfo2 and stats.large after free(malloc(3 MiB))", &r);
 }
 
 /* ==== 5. arenas.limit moves threads in every mode =========================== */
