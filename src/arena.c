@@ -1,6 +1,7 @@
 /* arena.c - bins, slab acquisition and release, decay. See arena.h. */
 #include "arena.h"
 #include "atomic.h"
+#include "background.h"
 #include "conf.h"
 #include "log.h"
 #include "os.h"
@@ -320,32 +321,34 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
 /* Slab s is empty: give its units back to its SuperSlab, under the lock of
- * the SuperSlab's arena (units may serve another arena: arena_slab_steal).
- * Bin lock held. Returns that arena when its decay pass is due, to be run
- * once the bin lock is released (arena_decay_due): no munmap under a bin
- * lock. */
-static arena_t *arena_slab_release(slab_t *s)
+ * the SuperSlab's arena (units may serve another arena: arena_slab_release).
+ * Their decay counts from `since` (when the slab became empty). Bin lock
+ * held. Returns that arena when its decay pass is due, to be run once the bin
+ * lock is released (arena_decay_due): no munmap under a bin lock. */
+static arena_t *arena_slab_release(slab_t *s, uint64_t since)
 {
 	superslab_t *ss = (superslab_t *)ptr_chunk(s);
 	arena_t *a = ss->hdr.arena;
 	unsigned idx = s->index, n = s->nunits;
 	uint32_t bits = (n >= 32 ? SS_ALL_UNITS : (1u << n) - 1) << idx;
 	uint64_t now = os_now_ns();
+	if (since > now)
+		since = now;
 	lock_acquire(&a->ss_lock);
 	superslab_slab_fini(ss, idx);
 	for (unsigned i = idx; i < idx + n; i++)
-		ss->slabs[i].free_since = now;
+		ss->slabs[i].free_since = since;
 	chunk_t *c = &ss->hdr;
 	c->ss.free_units |= bits;
 	c->ss.dirty_units |= bits;
 	if (c->ss.free_units == c->ss.mapped_units)
 		c->ss.empty_since = now;
-	/* These units decay decay_ms from now: the arena's next pass is due
+	/* These units decay decay_ms from `since`: the arena's next pass is due
 	 * then at the latest (a pass that found nothing left it at never). */
 	if (g_conf.decay_ms >= 0) {
-		uint64_t due = now + (uint64_t)g_conf.decay_ms * 1000000u;
+		uint64_t due = since + (uint64_t)g_conf.decay_ms * 1000000u;
 		if (due < a->next_purge)
-			a->next_purge = due;
+			atomic_store_relaxed(&a->next_purge, due);
 	}
 	ss_file(a, c);
 	bool due = now >= a->next_purge;
@@ -371,7 +374,7 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
 	if (decay < 0 && !force) {
-		a->next_purge = UINT64_MAX;
+		atomic_store_relaxed(&a->next_purge, UINT64_MAX);
 		return 0;
 	}
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
@@ -411,11 +414,10 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 			next = c->ss.empty_since + delay;
 		link = &c->ss.all_next;
 	}
-	/* Batch the passes: at most one per 1/8 of the delay. */
-	uint64_t min_gap = delay / 8;
-	if (next != UINT64_MAX && next < now + min_gap)
-		next = now + min_gap;
-	a->next_purge = next;
+	/* Batch the passes: at most one per decay_gap. */
+	if (next != UINT64_MAX && next < now + decay_gap(delay))
+		next = now + decay_gap(delay);
+	atomic_store_relaxed(&a->next_purge, next);
 	return released;
 }
 
@@ -428,33 +430,72 @@ static void arena_release_empties(arena_t *a, uint64_t now, bool force)
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		bin_t *b = &a->bins[c];
-		if (b->empty == NULL) /* racy peek; checked again under the lock */
+		if (atomic_load_relaxed(&b->empty) == NULL) /* racy peek; checked again under the lock */
 			continue;
 		lock_acquire(&b->lock);
 		slab_t *s = b->empty;
 		if (s != NULL && now - b->empty_since >= delay && now >= b->empty_since) {
 			b->empty = NULL;
 			b->curslabs--;
-			arena_slab_release(s); /* the callers run the decay pass next */
+			/* Its units are as old as its emptiness: they go back to the
+			 * OS in the same pass, not decay_ms later. */
+			arena_slab_release(s, force ? now : b->empty_since);
 		}
 		lock_release(&b->lock);
 	}
 }
 
+/* The due passes of arena a at time now. */
+void arena_decay_run(arena_t *a, uint64_t now)
+{
+	if (g_conf.decay_ms < 0)
+		return;
+	arena_release_empties(a, now, false);
+	if (now >= atomic_load_relaxed(&a->next_purge)) {
+		lock_acquire(&a->ss_lock);
+		if (now >= a->next_purge)
+			arena_purge_locked(a, now, false);
+		lock_release(&a->ss_lock);
+	}
+	if (now >= atomic_load_relaxed(&a->large_next_purge))
+		large_cache_purge(a, now, false);
+}
+
+bool arena_decay_pending(const arena_t *a)
+{
+	if (g_conf.decay_ms < 0)
+		return false;
+	if (atomic_load_relaxed(&a->next_purge) != UINT64_MAX ||
+	    atomic_load_relaxed(&a->large_cached_bytes) != 0)
+		return true;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (atomic_load_relaxed(&a->bins[c].empty) != NULL)
+			return true;
+	return false;
+}
+
 void arena_decay_tick(arena_t *a)
 {
 	uint64_t now = os_now_ns();
-	if (g_conf.decay_ms < 0 || now < __atomic_load_n(&a->next_tick, __ATOMIC_RELAXED))
+	if (g_conf.decay_ms < 0 || now < atomic_load_relaxed(&a->next_tick))
 		return;
 	uint64_t delay = (uint64_t)g_conf.decay_ms * 1000000u;
-	__atomic_store_n(&a->next_tick, now + (delay / 8 > 1000000 ? delay / 8 : 1000000),
-	                 __ATOMIC_RELAXED);
-	arena_release_empties(a, now, false);
-	lock_acquire(&a->ss_lock);
-	if (now >= a->next_purge)
-		arena_purge_locked(a, now, false);
-	lock_release(&a->ss_lock);
-	large_cache_purge(a, now, false);
+	atomic_store_relaxed(&a->next_tick, now + decay_gap(delay));
+	arena_decay_run(a, now);
+}
+
+void arenas_decay_tick_other(void)
+{
+	/* A round-robin cursor shared by all threads: an arena whose own
+	 * threads went idle is ticked by the others' drains. */
+	static unsigned cursor; /* [atomic] */
+	for (unsigned tries = 0; tries < 8; tries++) {
+		unsigned i = atomic_fetch_add_relaxed(&cursor, 1) % g_narenas;
+		if (arena_ready(&g_arenas[i])) {
+			arena_decay_tick(&g_arenas[i]);
+			return;
+		}
+	}
 }
 
 uint64_t arena_purge(arena_t *a, bool force)
@@ -628,7 +669,7 @@ slab_t *arena_validate_block(const void *p)
 
 /* Returns block p to slab s; bin lock held. The arena whose decay pass is
  * due, if the slab went back to its SuperSlab (arena_slab_release). */
-static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
+static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool *emptied)
 {
 	long i = slab_block_index(s, p);
 	if (UNLIKELY(i < 0))
@@ -650,11 +691,13 @@ static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p)
 		 * layout touches no new pages. The one it replaces goes back to
 		 * its SuperSlab. */
 		slab_t *old = b->empty;
+		uint64_t old_since = b->empty_since;
 		b->empty = s;
 		b->empty_since = os_now_ns();
+		*emptied = true;
 		if (old != NULL) {
 			b->curslabs--;
-			return arena_slab_release(old);
+			return arena_slab_release(old, old_since);
 		}
 	} else if (!s->in_partial) {
 		bin_partial_push(b, s);
@@ -674,6 +717,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 		unsigned cls = s0->cls;
 		bin_t *b = &a->bins[cls];
 		arena_t *due = NULL;
+		bool emptied = false;
 		lock_acquire(&b->lock);
 		for (unsigned j = i; j < n; j++) {
 			void *p = blocks[j];
@@ -685,7 +729,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			blocks[j] = NULL;
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			arena_t *d = slab_dalloc(a, b, s, p);
+			arena_t *d = slab_dalloc(a, b, s, p, &emptied);
 			if (d != NULL)
 				due = d;
 			b->remote_frees += remote;
@@ -693,6 +737,8 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 		b->nflushes++;
 		lock_release(&b->lock);
 		arena_decay_due(due);
+		if (emptied)
+			background_note(); /* memory to decay: the idle thread wakes */
 	}
 }
 

@@ -54,7 +54,8 @@ typedef struct arena {
 	uint64_t nss;         /* SuperSlabs mapped */
 	uint64_t ss_partial;  /* some may have units unmapped (an address-space limit) */
 	uint64_t retained;    /* bytes purged back to the OS and still mapped */
-	uint64_t next_purge;  /* ns: earliest time the next decay pass runs */
+	uint64_t next_purge;  /* ns: earliest time the next decay pass runs (UINT64_MAX:
+	                         nothing to decay) [written under ss_lock, racy reads] */
 	uint64_t next_tick;   /* ns: when arena_decay_tick next works [atomic, a hint] */
 
 	lock_t large_lock;    /* protects the fields below */
@@ -114,10 +115,30 @@ void arena_dalloc(void **blocks, unsigned n, bool remote);
 /* Adds tcache counters into bin (a, cls). */
 void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree);
 
+/* The gap between two decay passes of an arena (or of its large cache) for a
+ * delay in ns: an eighth of it, within 1-250 ms, so that memory returns
+ * within decay_ms + 250 ms. */
+static inline uint64_t decay_gap(uint64_t delay)
+{
+	uint64_t g = delay / 8;
+	return g < 1000000u ? 1000000u : g > 250000000u ? 250000000u : g;
+}
+
 /* Runs the decay passes that are due (kept empty slabs, free units,
- * SuperSlabs, cached large mappings); cheap when none is. Thread caches call
- * it at every drain. */
+ * SuperSlabs, cached large mappings); cheap when none is, and at most once
+ * per decay_gap (an eighth of decay_ms, within 1-250 ms). Thread caches call
+ * it at every drain, for their arena and (arenas_decay_tick_other) one more
+ * in turn, so an arena whose threads went idle still decays. */
 void arena_decay_tick(arena_t *a);
+void arenas_decay_tick_other(void);
+
+/* The passes of arena a due at `now`, whenever the last ran (the background
+ * thread). */
+void arena_decay_run(arena_t *a, uint64_t now);
+
+/* Whether arena a holds memory that decay will give back (racy reads: a
+ * hint, for the background thread's sleep). */
+bool arena_decay_pending(const arena_t *a);
 
 /* Returns decayed memory to the OS; `force` purges all free memory now.
  * The bytes given back. */

@@ -2,6 +2,7 @@
  * parsing and validation live in ctl.c's table: the conf string is a list of
  * ctl writes. This is the only file that reads the environment. */
 #include "conf.h"
+#include "background.h"
 #include "ctl.h"
 #include "log.h"
 
@@ -13,6 +14,7 @@ conf_t g_conf = {
 	.tiny_refill = 32,
 	.tiny_drain_interval = 1024,
 	.decay_ms = 1000,
+	.background_thread = true,
 	.large_cache_max = 64 * MiB,
 	.large_threshold = CLASS_MAX_SIZE,
 	.narenas = 0,
@@ -32,6 +34,7 @@ void conf_init(void)
 	const char *env = secure_getenv("HAKMEM_CONF");
 	if (env != NULL)
 		ctl_conf_apply(env, "HAKMEM_CONF");
+	g_opt_background_thread = g_conf.background_thread;
 }
 
 unsigned conf_class_cap(unsigned c)

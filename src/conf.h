@@ -28,6 +28,7 @@ typedef struct conf {
 	uint64_t large_cache_max;     /* bytes of freed large mappings an arena keeps */
 	uint64_t large_threshold;     /* requests above this get a mapping of their own */
 	uint32_t arenas_limit;        /* threads bind to arenas below this; 0: all [atomic] */
+	bool background_thread;       /* a background thread decays (background.h) [atomic] */
 	/* start-only (opt.*) */
 	uint32_t narenas;             /* 0: from opt.arenas and the topology */
 	uint32_t arena_mode;          /* enum arena_mode (topology.h) */

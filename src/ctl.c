@@ -8,6 +8,8 @@
  */
 #include "ctl.h"
 #include "arena.h"
+#include "atomic.h"
+#include "background.h"
 #include "conf.h"
 #include "init.h"
 #include "lock.h"
@@ -164,6 +166,27 @@ static int set_decay(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 	for (unsigned i = 0; i < g_narenas; i++)
 		g_arenas[i].next_purge = 0, g_arenas[i].next_tick = 0; /* re-plan with the new delay */
 	conf_bump();
+	background_note();
+	return 0;
+}
+
+static int get_background(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->b = k->arg ? g_opt_background_thread : atomic_load_relaxed(&g_conf.background_thread);
+	return 0;
+}
+
+static int set_background(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	return background_set(v->b);
+}
+
+static int get_background_stat(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	if (k->arg == 0)
+		v->sz = background_nthreads();
+	else
+		v->u64 = background_nruns();
 	return 0;
 }
 
@@ -551,6 +574,7 @@ static const ctl_key_t g_keys[] = {
 	{ "arenas.class.#.slab_size", T_SIZE, M_R, "bytes", "bytes of a slab of class i: a span of 64 KiB units of a SuperSlab", get_class_slab_size, NULL, 0, 0, 0, LIM1(lim_classes) },
 	{ "arenas.class.#.fast_cap", T_UNSIGNED, M_RW, "blocks", "thread-cache capacity of class i (0: no caching)", get_class_cap, set_class_cap, 0, 0, FAST_CAP_MAX, LIM1(lim_classes) },
 	{ "decay_ms", T_SSIZE, M_RW, "ms", "delay before free memory returns to the OS (-1: never, 0: at once)", get_decay, set_decay, 0, -1, (int64_t)1 << 40, NOLIM },
+	{ "background_thread", T_BOOL, M_RW, "", "a background thread returns decayed memory and sends remote frees home while the program idles; true: it runs once the process has a second thread (writing true at run time starts it now), false: stops it", get_background, set_background, 0, 0, 0, NOLIM },
 	{ "large.threshold", T_SIZE, M_RW, "bytes", "requests above this size get a mapping of their own (the largest class, 1.75 MiB, is the most; below it blocks come from slabs of SuperSlabs)", get_conf_size, set_conf_size, CONF_OFF(large_threshold), 32768, 1835008, NOLIM },
 	{ "large.cache_max", T_SIZE, M_RW, "bytes", "freed large mappings an arena keeps for reuse", get_large_cache_max, set_large_cache_max, 0, 0, (int64_t)1 << 44, NOLIM },
 
@@ -588,6 +612,8 @@ static const ctl_key_t g_keys[] = {
 	{ "stats.large.nmalloc", T_U64, M_R, "allocations", "large allocations: above the largest class (1.75 MiB) or aligned to more than 32 KiB, each its own mapping", get_snap_u64, NULL, SNAP_OFF(large_nmalloc), 0, 0, NOLIM },
 	{ "stats.large.nfree", T_U64, M_R, "frees", "large frees", get_snap_u64, NULL, SNAP_OFF(large_nfree), 0, 0, NOLIM },
 
+	{ "stats.background_thread.num_threads", T_SIZE, M_R, "threads", "background threads running now (0 or 1; read live, not from the epoch snapshot)", get_background_stat, NULL, 0, 0, 0, NOLIM },
+	{ "stats.background_thread.num_runs", T_U64, M_R, "runs", "passes the background thread has made (read live)", get_background_stat, NULL, 1, 0, 0, NOLIM },
 	{ "stats.numa.bind_failures", T_U64, M_R, "calls", "NUMA placements (mbind) the kernel refused; the memory was used anyway", get_snap_u64, NULL, SNAP_OFF(bind_failures), 0, 0, NOLIM },
 	{ "stats.nodes.#.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings resident on node i (move_pages)", get_node_resident, NULL, 0, 0, 0, LIM1(lim_nodes) },
 	{ "stats.arenas.#.remote_frees", T_U64, M_R, "blocks", "blocks of arena i freed by threads of other arenas (returned home in batches)", get_arena_u64, NULL, ASTAT_OFF(remote_frees), 0, 0, LIM1(lim_narenas) },
@@ -605,6 +631,7 @@ static const ctl_key_t g_keys[] = {
 	{ "opt.narenas", T_UNSIGNED, M_R | M_START, "arenas", "number of arenas (0: one per CPU)", get_opt_narenas, set_opt_narenas, 0, 0, ARENAS_MAX, NOLIM },
 	{ "opt.arenas", T_STRING, M_R | M_START, "", "arena layout: auto (from the topology), percpu or pernode", get_opt_arenas, set_opt_arenas, 0, 0, 0, NOLIM },
 	{ "opt.bind", T_STRING, M_R | M_START, "", "thread binding: cpu (arena of the CPU a thread starts on) or roundrobin", get_opt_bind, set_opt_bind, 0, 0, 0, NOLIM },
+	{ "opt.background_thread", T_BOOL, M_R, "", "background_thread as the start-up configuration left it", get_background, NULL, 1, 0, 0, NOLIM },
 	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
 	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr; %p: the process id)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
 };

@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "arena.h"
 #include "atomic.h"
+#include "background.h"
 #include "conf.h"
 #include "ctl.h"
 #include "init.h"
@@ -82,6 +83,7 @@ static void postfork_child(void)
 	if (!g_fork_locked)
 		return;
 	arenas_reinit_locks();
+	background_postfork_child();
 	superslab_postfork_child();
 	thread_postfork_child();
 	topology_postfork_child();

@@ -301,19 +301,6 @@ static int set_epoch(const je_key_t *k, const size_t *ix, const je_val_t *v)
 	return hakmem_ctl("epoch", NULL, NULL, &v->u64, sizeof v->u64);
 }
 
-/* hakmem has no background thread: decay passes run in allocation slow
- * paths. Turning it on fails as jemalloc's does when it cannot start them. */
-static int get_false(const je_key_t *k, const size_t *ix, je_val_t *v)
-{
-	v->b = false;
-	return 0;
-}
-
-static int set_background_thread(const je_key_t *k, const size_t *ix, const je_val_t *v)
-{
-	return v->b ? EFAULT : 0;
-}
-
 /* thread.allocatedp / thread.deallocatedp: counters in the thread's own
  * storage, valid for its life. hakmem's fast paths count no bytes (malloc
  * counts nothing, free one block), so the counters take the current values
@@ -413,13 +400,13 @@ static int get_opt_stats_print(const je_key_t *k, const size_t *ix, je_val_t *v)
 static const je_key_t g_je_keys[] = {
 	{ "version", J_STRING, JM_R, IX_NONE, "version", NULL, NULL, 0 },
 	{ "epoch", J_U64, JM_WR, IX_NONE, NULL, get_epoch, set_epoch, 0 },
-	{ "background_thread", J_BOOL, JM_RW, IX_NONE, NULL, get_false, set_background_thread, 0 },
+	{ "background_thread", J_BOOL, JM_RW, IX_NONE, "background_thread", NULL, NULL, 0 },
 	{ "config.debug", J_BOOL, JM_R, IX_NONE, NULL, get_const, NULL, HAKMEM_DEBUG },
 	{ "config.stats", J_BOOL, JM_R, IX_NONE, NULL, get_const, NULL, 1 },
 	{ "opt.narenas", J_UNSIGNED, JM_R, IX_NONE, "arenas.narenas", NULL, NULL, 0 },
 	{ "opt.dirty_decay_ms", J_SSIZE, JM_R, IX_NONE, NULL, get_decay_ms, NULL, 0 },
 	{ "opt.muzzy_decay_ms", J_SSIZE, JM_R, IX_NONE, NULL, get_const, NULL, 0 },
-	{ "opt.background_thread", J_BOOL, JM_R, IX_NONE, NULL, get_false, NULL, 0 },
+	{ "opt.background_thread", J_BOOL, JM_R, IX_NONE, "opt.background_thread", NULL, NULL, 0 },
 	{ "opt.tcache", J_BOOL, JM_R, IX_NONE, NULL, get_opt_tcache, NULL, 0 },
 	{ "opt.stats_print", J_BOOL, JM_R, IX_NONE, NULL, get_opt_stats_print, NULL, 0 },
 	{ "opt.stats_print_opts", J_STRING, JM_R, IX_NONE, NULL, get_opt_stats_print, NULL, 1 },
@@ -442,6 +429,8 @@ static const je_key_t g_je_keys[] = {
 	{ "arena.#.dirty_decay_ms", J_SSIZE, JM_RW, IX_ARENA_ALL, NULL, get_decay_ms, set_decay_ms, 0 },
 	{ "arena.#.muzzy_decay_ms", J_SSIZE, JM_R, IX_ARENA_ALL, NULL, get_const, NULL, 0 },
 	{ "stats.allocated", J_SIZE, JM_R, IX_NONE, "stats.allocated", NULL, NULL, 0 },
+	{ "stats.background_thread.num_threads", J_SIZE, JM_R, IX_NONE, "stats.background_thread.num_threads", NULL, NULL, 0 },
+	{ "stats.background_thread.num_runs", J_U64, JM_R, IX_NONE, "stats.background_thread.num_runs", NULL, NULL, 0 },
 	{ "stats.active", J_SIZE, JM_R, IX_NONE, "stats.active", NULL, NULL, 0 },
 	{ "stats.resident", J_SIZE, JM_R, IX_NONE, "stats.resident", NULL, NULL, 0 },
 	{ "stats.mapped", J_SIZE, JM_R, IX_NONE, "stats.mapped", NULL, NULL, 0 },

@@ -2,6 +2,7 @@
 #include "large.h"
 #include "arena.h"
 #include "atomic.h"
+#include "background.h"
 #include "conf.h"
 #include "log.h"
 #include "os.h"
@@ -327,6 +328,8 @@ void large_release(chunk_t *c, bool count_free)
 		large_unmap(c);
 	else if (g_conf.decay_ms >= 0 && now >= a->large_next_purge)
 		large_cache_purge(a, now, false);
+	if (cache)
+		background_note(); /* a cached mapping to decay */
 }
 
 uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
@@ -338,7 +341,7 @@ uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
 	/* The next pass is due when the oldest entry left expires; at most one
 	 * pass per 1/8 of the delay. */
-	a->large_next_purge = now + (delay / 8 > 1000000 ? delay / 8 : 1000000);
+	atomic_store_relaxed(&a->large_next_purge, now + decay_gap(delay));
 	for (;;) {
 		chunk_t *victim = NULL;
 		lock_acquire(&a->large_lock);

@@ -4,14 +4,17 @@
 #include "tcache.h"
 #include "arena.h"
 #include "atomic.h"
+#include "background.h"
 #include "conf.h"
 #include "large.h"
 #include "log.h"
+#include "os.h"
 #include "registry.h"
 #include "thread.h"
 #include "topology.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #define REMOTE_MAX  64   /* most foreign blocks of a class buffered before a batch
@@ -29,6 +32,8 @@ static void tcache_remote_flush(tcache_t *tc);
 static void tcache_apply_conf(tcache_t *tc)
 {
 	tc->conf_gen = atomic_load_relaxed(&g_conf_gen);
+	int64_t d = g_conf.decay_ms;
+	tc->idle_ns = d < 0 ? UINT64_MAX : d < 100 ? 100000000u : (uint64_t)d * 1000000u;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		tcache_bin_t *b = &tc->bins[c];
 		int64_t cached = (int64_t)tc->cap[c] - b->avail;
@@ -61,6 +66,7 @@ void tcache_init(tcache_t *tc, struct arena *a)
 	tc->arena = NULL;
 	tcache_bind(tc, a);
 	tc->state = THREAD_ACTIVE;
+	tc->drain_ns = os_now_ns();
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tc->bins[c].avail = 0;
 	tcache_apply_conf(tc);
@@ -150,16 +156,29 @@ void tcache_stats_self(tcache_stats_t *st)
 
 /* ---- flush, remote, drain ---- */
 
-/* Sends class c's foreign blocks home: one arena_dalloc batch (normally one
- * lock: a class's remote blocks mostly share an owner). */
-static void tcache_remote_flush_class(tcache_t *tc, unsigned c)
+/* The remote buffer's lock. The owner's holds are a few stores; the
+ * background thread only tries it. */
+static inline void remote_lock(tcache_t *tc)
+{
+	unsigned spins = 0;
+	while (__atomic_exchange_n(&tc->remote_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		while (atomic_load_relaxed(&tc->remote_lock) != 0)
+			if (++spins % 64 == 0)
+				sched_yield(); /* its holder was preempted */
+			else
+				__builtin_ia32_pause();
+}
+
+static inline void remote_unlock(tcache_t *tc)
+{
+	__atomic_store_n(&tc->remote_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Sends a detached list of n foreign blocks home: arena_dalloc batches
+ * (normally one lock each: a class's remote blocks mostly share an owner). */
+static void remote_send(void *p, unsigned left)
 {
 	void *buf[FLUSH_BATCH];
-	void *p = tc->remote[c];
-	unsigned left = tc->nremote[c];
-	tc->nremote_total -= left;
-	tc->remote[c] = NULL;
-	tc->nremote[c] = 0;
 	while (left > 0 && p != NULL) {
 		unsigned n = 0;
 		while (n < FLUSH_BATCH && left > 0 && p != NULL) {
@@ -171,13 +190,50 @@ static void tcache_remote_flush_class(tcache_t *tc, unsigned c)
 	}
 }
 
+/* Empties tc's remote buffer into heads/counts (every class); lock held. */
+static void remote_detach_locked(tcache_t *tc, void **heads, uint16_t *counts)
+{
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		heads[c] = tc->remote[c];
+		counts[c] = tc->nremote[c];
+		tc->remote[c] = NULL;
+		tc->nremote[c] = 0;
+	}
+	atomic_store_relaxed(&tc->nremote_total, 0);
+}
+
+static void remote_send_all(void **heads, const uint16_t *counts)
+{
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (counts[c])
+			remote_send(heads[c], counts[c]);
+}
+
 static void tcache_remote_flush(tcache_t *tc)
 {
-	if (tc->nremote_total == 0)
+	if (atomic_load_relaxed(&tc->nremote_total) == 0)
 		return;
-	for (unsigned c = 0; c < NCLASSES; c++)
-		if (tc->nremote[c])
-			tcache_remote_flush_class(tc, c);
+	void *heads[NCLASSES];
+	uint16_t counts[NCLASSES];
+	remote_lock(tc);
+	remote_detach_locked(tc, heads, counts);
+	remote_unlock(tc);
+	remote_send_all(heads, counts);
+}
+
+bool tcache_remote_flush_stale(tcache_t *tc, uint64_t epoch)
+{
+	if (atomic_load_relaxed(&tc->nremote_total) == 0)
+		return false;
+	if (atomic_load_relaxed(&tc->remote_epoch) >= epoch ||
+	    __atomic_exchange_n(&tc->remote_lock, 1, __ATOMIC_ACQUIRE) != 0)
+		return true; /* young, or its owner is at it: next run */
+	void *heads[NCLASSES];
+	uint16_t counts[NCLASSES];
+	remote_detach_locked(tc, heads, counts);
+	remote_unlock(tc);
+	remote_send_all(heads, counts);
+	return false;
 }
 
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
@@ -227,12 +283,14 @@ void tcache_drain_all(tcache_t *tc)
 }
 
 /* Every tiny.drain_interval slow-path events: bins that neither refilled nor
- * overflowed since the last drain give back half their blocks. */
-static void tcache_drain(tcache_t *tc)
+ * overflowed since the last drain give back half their blocks. After an
+ * idle spell (`idle`: no drain for decay_ms) every bin does: what the thread
+ * used before it went quiet is memory nobody uses. */
+static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 {
 	tc->events = 0;
 	for (unsigned c = 0; c < NCLASSES; c++) {
-		if (!tc->busy[c]) {
+		if (!tc->busy[c] || idle) {
 			int64_t cached = (int64_t)tc->cap[c] - tc->bins[c].avail;
 			if (cached > 0)
 				tcache_bin_flush(tc, c, (unsigned)(cached / 2));
@@ -242,14 +300,21 @@ static void tcache_drain(tcache_t *tc)
 	tcache_remote_flush(tc);
 	tcache_slot_release(tc);
 	tcache_merge_all(tc);
+	tc->drain_ns = now;
 	arena_decay_tick(tc->arena);
+	arenas_decay_tick_other();
+	background_poke();
 }
 
 static inline void tcache_event(tcache_t *tc)
 {
 	uint32_t interval = g_conf.tiny_drain_interval;
-	if (interval != 0 && ++tc->events >= interval)
-		tcache_drain(tc);
+	if (interval == 0)
+		return;
+	uint64_t now = os_now_ns();
+	bool idle = now - tc->drain_ns >= tc->idle_ns;
+	if (++tc->events >= interval || UNLIKELY(idle))
+		tcache_drain(tc, idle, now);
 }
 
 /* The calling thread's active cache, tunables up to date; NULL without one. */
@@ -523,6 +588,7 @@ static void free_large(tcache_t *tc, void *p, chunk_t *c)
 		}
 	}
 	large_free(p, c);
+	background_poke(); /* its mapping may be cached: decay must reach it */
 }
 
 static void double_free(void *p)
@@ -585,14 +651,32 @@ static void tcache_free_slow_body(void *p, bool undo)
 		b->nfree++;
 		return;
 	}
-	if (UNLIKELY(tc->remote[c] == p))
-		double_free(p);
 	tc->nremote_free[c]++;
+	remote_lock(tc);
+	if (UNLIKELY(tc->remote[c] == p)) {
+		remote_unlock(tc);
+		double_free(p);
+	}
 	*(void **)p = tc->remote[c];
 	tc->remote[c] = p;
-	tc->nremote_total++;
-	if (++tc->nremote[c] >= tc->remote_batch[c]) {
-		tcache_remote_flush_class(tc, c);
+	bool first = tc->nremote_total == 0;
+	atomic_store_relaxed(&tc->nremote_total, tc->nremote_total + 1);
+	if (first)
+		atomic_store_relaxed(&tc->remote_epoch, atomic_load_relaxed(&g_bg_epoch));
+	void *batch = NULL;
+	unsigned n = ++tc->nremote[c];
+	if (n >= tc->remote_batch[c]) {
+		/* Full: detach it, send it outside the lock. */
+		batch = p;
+		tc->remote[c] = NULL;
+		tc->nremote[c] = 0;
+		atomic_store_relaxed(&tc->nremote_total, tc->nremote_total - n);
+	}
+	remote_unlock(tc);
+	if (batch != NULL) {
+		remote_send(batch, n);
 		tcache_event(tc);
+	} else if (first) {
+		background_note(); /* blocks wait: bounded by the background thread */
 	}
 }

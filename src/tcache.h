@@ -79,6 +79,14 @@ typedef struct tcache {
 	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
 	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
 	unsigned nremote_total;            /* blocks on all remote lists */
+	uint32_t remote_lock;              /* spin lock of remote[], nremote[], nremote_total
+	                                      and remote_epoch: the owner holds it for a push
+	                                      or a detach, the background thread tries it to
+	                                      send home a buffer that waited (tcache.c) */
+	uint64_t remote_epoch;             /* g_bg_epoch when the buffer stopped being empty */
+	uint64_t drain_ns;                 /* when the last drain ran */
+	uint64_t idle_ns;                  /* a slow-path event this long after it drains
+	                                      every bin: the thread was idle (from decay_ms) */
 	pthread_mutex_t alive;             /* robust, held by the owner while registered */
 	struct tcache *next, *prev;        /* registry, or the free list [registry lock] */
 } tcache_t;
@@ -112,6 +120,11 @@ void tcache_init(tcache_t *tc, struct arena *a);
 void tcache_bind(tcache_t *tc, struct arena *a);
 /* Gives back every cached block, remote buffer and slot; merges counters. */
 void tcache_drain_all(tcache_t *tc);
+
+/* By the background thread, registry lock held: sends home tc's remote
+ * buffer if it has not been empty since before `epoch` (a whole background
+ * period) and its lock is free. Whether blocks are left waiting. */
+bool tcache_remote_flush_stale(tcache_t *tc, uint64_t epoch);
 
 /* Flushes every bin and the remote buffer of the calling thread. */
 void tcache_flush_all(void);

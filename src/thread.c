@@ -4,6 +4,7 @@
 #include "thread.h"
 #include "arena.h"
 #include "atomic.h"
+#include "background.h"
 #include "init.h"
 #include "lock.h"
 #include "os.h"
@@ -170,6 +171,8 @@ void thread_exit(void *arg)
 	cache_unhold_locked(tc);
 	registry_release_locked(tc);
 	lock_release(&g_registry_lock);
+	/* What it gave back decays, whether or not the others run. */
+	background_poke();
 }
 
 /* Registry lock held. */

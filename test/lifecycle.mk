@@ -61,3 +61,13 @@ test_test_limits_CFLAGS = $(TEST_CFLAGS)
 test_test_limits_LDFLAGS = -export-dynamic
 test_test_limits_LDADD = libhakmem.la -lpthread -ldl
 TESTS += test/test_limits
+
+# test/test_decay: memory returns within decay_ms + slack (VmRSS from /proc):
+# steady traffic after a 256 MiB free, an arena whose threads went idle, an
+# idle process with the background thread, an idle consumer's remote buffer,
+# an idle thread cache, decay_ms=0 and -1, background_thread on/off and fork.
+check_PROGRAMS += test/test_decay
+test_test_decay_SOURCES = test/test_decay.c test/expect.h test/child.h
+test_test_decay_CFLAGS = $(TEST_CFLAGS)
+test_test_decay_LDADD = libhakmem.la -lpthread
+TESTS += test/test_decay

@@ -375,6 +375,28 @@ static void roundtrip_string(const key_t_ *k, const char *name)
 	expect_str_eq(back, oldcopy, "%s restored", name);
 }
 
+/* A bool key: the other value, read back, a wrong size refused, restored. */
+static void roundtrip_bool(const key_t_ *k, const char *name)
+{
+	bool old = false, back = false, x;
+	size_t sz = sizeof old;
+	if (!expect_int_eq(hakmem_ctl(name, &old, &sz, NULL, 0), 0, "read %s", name))
+		return;
+	x = !old;
+	expect_int_eq(hakmem_ctl(name, NULL, NULL, &x, sizeof x), 0, "write %s = %d", name, x);
+	expect_int_eq(hakmem_ctl(name, &back, &sz, NULL, 0), 0);
+	expect_true(back == x, "%s read back", name);
+	int wide = !x;
+	expect_int_eq(hakmem_ctl(name, NULL, NULL, &wide, sizeof wide), EINVAL, "%s, newlen %zu", name,
+	              sizeof wide);
+	expect_int_eq(hakmem_ctl(name, &back, &sz, NULL, 0), 0);
+	expect_true(back == x, "%s changed by a refused write", name);
+	expect_int_eq(hakmem_ctl(name, &back, &sz, &old, sizeof old), 0, "swap %s", name);
+	expect_true(back == x, "%s swapped out", name);
+	expect_int_eq(hakmem_ctl(name, &back, &sz, NULL, 0), 0);
+	expect_true(back == old, "%s restored", name);
+}
+
 static void test_roundtrip_writable(void)
 {
 	int n = 0;
@@ -384,6 +406,11 @@ static void test_roundtrip_writable(void)
 			continue;
 		if (strcmp(k->type, "const char *") == 0) {
 			for_each_index(k, roundtrip_string);
+			n++;
+			continue;
+		}
+		if (strcmp(k->type, "bool") == 0) {
+			for_each_index(k, roundtrip_bool);
 			n++;
 			continue;
 		}

@@ -342,16 +342,33 @@ static void test_thread_bytes(void)
 
 static void test_background_thread(void)
 {
-	bool b = true, t = true, f = false;
-	size_t sz = sizeof b;
+	bool b = false, t = true, f = false, opt = false;
+	size_t sz = sizeof b, n = 9;
+	uint64_t runs = 0;
+	expect_int_eq(mallctl("opt.background_thread", &opt, &sz, NULL, 0), 0);
+	expect_true(opt, "hakmem's default: a background thread");
 	expect_int_eq(mallctl("background_thread", &b, &sz, NULL, 0), 0);
-	expect_false(b, "hakmem has no background thread");
-	expect_int_eq(mallctl("background_thread", NULL, NULL, &f, sizeof f), 0);
-	b = true;
-	expect_int_eq(mallctl("background_thread", &b, &sz, &t, sizeof t), EFAULT);
-	expect_false(b, "the old value is read before the write fails");
+	expect_true(b);
+	/* Written true, it runs, even in this single-threaded process. */
+	expect_int_eq(mallctl("background_thread", &b, &sz, &t, sizeof t), 0);
+	sz = sizeof n;
+	expect_int_eq(mallctl("stats.background_thread.num_threads", &n, &sz, NULL, 0), 0);
+	expect_zu_eq(n, 1);
+	sz = sizeof runs;
+	expect_int_eq(mallctl("stats.background_thread.num_runs", &runs, &sz, NULL, 0), 0);
+	/* Written false, it stops before the write returns; the old value first. */
+	b = false;
+	sz = sizeof b;
+	expect_int_eq(mallctl("background_thread", &b, &sz, &f, sizeof f), 0);
+	expect_true(b, "the old value is read before the write");
+	sz = sizeof n;
+	expect_int_eq(mallctl("stats.background_thread.num_threads", &n, &sz, NULL, 0), 0);
+	expect_zu_eq(n, 0);
+	sz = sizeof b;
 	expect_int_eq(mallctl("opt.background_thread", &b, &sz, NULL, 0), 0);
-	expect_false(b);
+	expect_true(b == opt, "opt.background_thread is the start value");
+	int wide = 1;
+	expect_int_eq(mallctl("background_thread", NULL, NULL, &wide, sizeof wide), EINVAL);
 }
 
 /* ---- sizes ---- */

@@ -1,0 +1,677 @@
+/* test_decay.c - memory comes back: decay with and without traffic, in every
+ * arena, with the background thread, from remote buffers and idle thread
+ * caches; decay_ms=0 and -1 honoured. RSS is read from /proc/self/status
+ * (VmRSS), not from hakmem's counters alone.
+ *
+ * Every case runs in a child process (run_child: a fresh heap, a watchdog)
+ * and sets decay_ms to DECAY_MS; "returned" means VmRSS fell back to within
+ * SLACK_KB of what the child had before its burst, within decay_ms + 1.5 s
+ * (the target is decay_ms + 1 s; the half second is for a loaded CI machine).
+ * The time it took is printed with TEST_VERBOSE=1.
+ *
+ *   steady_traffic     256 MiB of 1000-byte blocks freed, then steady small
+ *                      malloc/free traffic in the same (single) thread: no
+ *                      background thread exists, the slow paths decay.
+ *   idle_arena         a burst in arena 0 by a thread that then blocks, work
+ *                      in arena 1 only, background thread off: arena 1's
+ *                      drains tick arena 0.
+ *   idle_process       two threads, small, span and large blocks freed, then
+ *                      no allocator call at all: the background thread.
+ *   remote_idle        a consumer frees the last live block of many slabs of
+ *                      another arena and blocks: its remote buffer reaches
+ *                      the owner (curregs back where it was, the slabs released).
+ *   idle_cache         a thread fills its cache, idles decay_ms, then makes
+ *                      one slow-path call: it gives the blocks back.
+ *   decay_zero         decay_ms=0: freed memory is gone as free() returns.
+ *   decay_never        decay_ms=-1: nothing returns by itself, even with the
+ *                      background thread; arenas.purge from another thread
+ *                      returns it.
+ *   background_ctl     background_thread: none in a single-threaded process,
+ *                      true starts it, false stops it (the task list of
+ *                      /proc agrees), opt.background_thread, a fork child
+ *                      has none and can start its own.
+ */
+#include "expect.h"
+#include "child.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/types.h>
+
+/* Two arenas whatever the machine: the idle-arena and remote cases bind
+ * threads to each. */
+const char *hakmem_conf = "opt.narenas=2";
+
+#define DECAY_MS   300
+#define SLACK_KB   (16 * 1024)
+#define DEADLINE_MS (DECAY_MS + 1500)
+
+/* The verdict on a case; its measurements with TEST_VERBOSE=1. */
+static void check(const char *what, const child_t *r)
+{
+	const char *v = getenv("TEST_VERBOSE");
+	if (expect_child_ok(what, r) && v != NULL && *v != '\0' && strcmp(v, "0") != 0)
+		child_dump(what, r);
+}
+
+static long rss_kb(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "VmRSS:");
+	return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+static int set_decay(ssize_t ms)
+{
+	return hakmem_ctl("decay_ms", NULL, NULL, &ms, sizeof ms);
+}
+
+static int set_bool(const char *name, bool v)
+{
+	return hakmem_ctl(name, NULL, NULL, &v, sizeof v);
+}
+
+static bool get_bool(const char *name)
+{
+	bool v = false;
+	size_t sz = sizeof v;
+	if (hakmem_ctl(name, &v, &sz, NULL, 0) != 0)
+		child_fail("read %s", name);
+	return v;
+}
+
+static size_t bg_threads(void)
+{
+	size_t n = 99;
+	if (ctl_get_zu("stats.background_thread.num_threads", &n) != 0)
+		child_fail("read stats.background_thread.num_threads");
+	return n;
+}
+
+static void bind_arena(unsigned i)
+{
+	if (ctl_set_u("thread.arena", i) != 0)
+		child_fail("thread.arena=%u", i);
+}
+
+/* Allocates `total` bytes in blocks of `size` (each written through), into
+ * *out (an array it allocates); the block count. */
+static size_t burst(size_t size, size_t total, void ***out)
+{
+	size_t n = total / size;
+	void **v = malloc(n * sizeof *v);
+	if (v == NULL) {
+		child_fail("malloc of the pointer array");
+		_exit(4);
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = malloc(size);
+		if (v[i] == NULL) {
+			child_fail("malloc(%zu) #%zu", size, i);
+			_exit(4);
+		}
+		memset(v[i], (int)i, size);
+	}
+	*out = v;
+	return n;
+}
+
+static void free_all(void **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Steady small traffic: enough slow-path events to drain. */
+static void traffic(void)
+{
+	void *p[600];
+	for (unsigned i = 0; i < 600; i++)
+		p[i] = malloc(16 + (i * 37) % 1000);
+	for (unsigned i = 0; i < 600; i++)
+		free(p[i]);
+}
+
+/* Waits until VmRSS <= limit, calling step() between reads (NULL: none);
+ * the milliseconds it took, or -1 past the deadline. */
+static long wait_rss(long limit, void (*step)(void), long *last)
+{
+	uint64_t t0 = now_ns();
+	for (;;) {
+		if (step != NULL)
+			step();
+		long r = rss_kb();
+		*last = r;
+		uint64_t ms = (now_ns() - t0) / 1000000u;
+		if (r >= 0 && r <= limit)
+			return (long)ms;
+		if (ms > DEADLINE_MS)
+			return -1;
+		sleep_ms(step != NULL ? 2 : 20);
+	}
+}
+
+/* The burst made RSS grow by at least `grew` KiB (the test measures
+ * something), then RSS returned to base + SLACK_KB. */
+static void expect_returned(const char *what, long base, long peak, long grew, void (*step)(void))
+{
+	if (peak - base < grew)
+		child_fail("%s: the burst grew RSS by %ld KiB only (from %ld)", what, peak - base, base);
+	long last = 0;
+	long ms = wait_rss(base + SLACK_KB, step, &last);
+	if (ms < 0)
+		child_fail("%s: VmRSS still %ld KiB after %d ms (before the burst %ld, peak %ld)", what,
+		           last, DEADLINE_MS, base, peak);
+	else
+		say("%s: VmRSS %ld -> %ld KiB in %ld ms (base %ld KiB)", what, peak, last, ms, base);
+}
+
+/* ---- steady_traffic ---- */
+
+static int c_steady(void *arg)
+{
+	set_decay(DECAY_MS);
+	traffic();
+	long base = rss_kb();
+	void **v;
+	size_t n = burst(1000, 256u << 20, &v);
+	long peak = rss_kb();
+	free_all(v, n);
+	expect_returned("256 MiB of 1000 B freed, steady traffic", base, peak, 200 * 1024, traffic);
+	if (bg_threads() != 0)
+		child_fail("a single-threaded process got a background thread");
+	return child_status();
+}
+
+static void test_steady_traffic(void)
+{
+	child_t r;
+	run_child(&r, 30, c_steady, NULL);
+	check("256 MiB freed, then steady traffic", &r);
+}
+
+/* ---- idle_arena ---- */
+
+static int g_pipe[2];
+
+static void block_on_pipe(void)
+{
+	char c;
+	while (read(g_pipe[0], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+static void *t_burst_then_block(void *arg)
+{
+	bind_arena(0);
+	void **v;
+	size_t n = burst(2000, 100u << 20, &v);
+	*(long *)arg = rss_kb();
+	free_all(v, n);
+	__atomic_store_n((long *)arg + 1, 1, __ATOMIC_RELEASE);
+	block_on_pipe();
+	return NULL;
+}
+
+static void arena1_traffic(void)
+{
+	traffic();
+}
+
+static int c_idle_arena(void *arg)
+{
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_bool("background_thread", false);
+	set_decay(DECAY_MS);
+	bind_arena(1);
+	traffic();
+	long base = rss_kb();
+	long shared[2] = { 0, 0 };
+	pthread_t t = spawn(t_burst_then_block, shared);
+	while (!__atomic_load_n(&shared[1], __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+	expect_returned("arena 0's burst freed, work in arena 1 only", base, shared[0], 80 * 1024,
+	                arena1_traffic);
+	if (bg_threads() != 0)
+		child_fail("background_thread=false, yet a background thread runs");
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
+	return child_status();
+}
+
+static void test_idle_arena(void)
+{
+	child_t r;
+	run_child(&r, 30, c_idle_arena, NULL);
+	check("burst in arena 0, work in arena 1", &r);
+}
+
+/* ---- idle_process ---- */
+
+static void *t_block(void *arg)
+{
+	block_on_pipe();
+	return NULL;
+}
+
+static int c_idle_process(void *arg)
+{
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_decay(DECAY_MS);
+	pthread_t t = spawn(t_block, NULL);
+	traffic();
+	long base = rss_kb();
+	void **small, **span, **large;
+	size_t ns = burst(1000, 100u << 20, &small);
+	size_t nm = burst(20000, 40u << 20, &span);
+	size_t nl = burst(3u << 20, 60u << 20, &large);
+	long peak = rss_kb();
+	free_all(small, ns);
+	free_all(span, nm);
+	free_all(large, nl);
+	/* No allocator call from here on: only the background thread works. */
+	expect_returned("200 MiB freed, then idle", base, peak, 180 * 1024, NULL);
+	size_t runs = 0;
+	if (bg_threads() != 1)
+		child_fail("no background thread in a two-thread process");
+	if (ctl_get_zu("stats.background_thread.num_runs", &runs) != 0 || runs == 0)
+		child_fail("stats.background_thread.num_runs: %zu", runs);
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
+	return child_status();
+}
+
+static void test_idle_process(void)
+{
+	child_t r;
+	run_child(&r, 30, c_idle_process, NULL);
+	check("an idle two-thread process after a 200 MiB burst", &r);
+}
+
+/* ---- remote_idle ---- */
+
+/* The classes from 256 B to 32 KiB; for each, one live block per 64 KiB
+ * unit of its slabs (the rest freed by their own thread), handed to a
+ * consumer of the other arena. */
+#define RC_FIRST 256
+#define RC_LAST  32768
+#define RC_UNITS 24  /* units per class */
+
+struct remote_case {
+	void *kept[64 * RC_UNITS];
+	unsigned nkept;
+	int cls[64];
+	unsigned ncls;
+	int ready;       /* producer done [atomic] */
+	int freed;       /* consumer done [atomic] */
+};
+
+static void *t_producer(void *arg)
+{
+	struct remote_case *rc = arg;
+	bind_arena(0);
+	for (unsigned k = 0; k < rc->ncls; k++) {
+		char key[64];
+		size_t size = 0, slab = 0;
+		snprintf(key, sizeof key, "arenas.class.%d.size", rc->cls[k]);
+		ctl_get_zu(key, &size);
+		snprintf(key, sizeof key, "arenas.class.%d.slab_size", rc->cls[k]);
+		ctl_get_zu(key, &slab);
+		size_t n = slab / size * (RC_UNITS * 65536 / slab + 1);
+		void **v = malloc(n * sizeof *v);
+		for (size_t i = 0; i < n; i++) {
+			v[i] = malloc(size);
+			memset(v[i], 1, size);
+		}
+		/* Keep the first block that starts in each 64 KiB unit. */
+		uintptr_t units[4096];
+		unsigned nu = 0;
+		for (size_t i = 0; i < n; i++) {
+			uintptr_t u = (uintptr_t)v[i] >> 16;
+			bool seen = false;
+			for (unsigned j = 0; j < nu && !seen; j++)
+				seen = units[j] == u;
+			if (!seen && nu < 4096 && rc->nkept < 64 * RC_UNITS) {
+				units[nu++] = u;
+				rc->kept[rc->nkept++] = v[i];
+			} else {
+				free(v[i]);
+			}
+		}
+		free(v);
+	}
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	__atomic_store_n(&rc->ready, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *t_consumer(void *arg)
+{
+	struct remote_case *rc = arg;
+	bind_arena(1);
+	for (unsigned i = 0; i < rc->nkept; i++)
+		free(rc->kept[i]);
+	__atomic_store_n(&rc->freed, 1, __ATOMIC_RELEASE);
+	block_on_pipe(); /* idle, its remote buffer still holding blocks */
+	return NULL;
+}
+
+/* Blocks of the remote case's classes out of arena 0's slabs, and its slabs. */
+static void arena0_usage(const struct remote_case *rc, size_t *regs, size_t *slabs)
+{
+	*regs = *slabs = 0;
+	ctl_epoch_rc();
+	for (unsigned k = 0; k < rc->ncls; k++) {
+		char key[96];
+		size_t v = 0;
+		snprintf(key, sizeof key, "stats.arenas.0.class.%d.curregs", rc->cls[k]);
+		ctl_get_zu(key, &v);
+		*regs += v;
+		snprintf(key, sizeof key, "stats.arenas.0.class.%d.curslabs", rc->cls[k]);
+		ctl_get_zu(key, &v);
+		*slabs += v;
+	}
+}
+
+static int c_remote_idle(void *arg)
+{
+	static struct remote_case rc;
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_decay(DECAY_MS);
+	bind_arena(1); /* this thread's blocks (pthread_create's) stay out of arena 0 */
+	for (int c = class_of(RC_FIRST); c >= 0 && rc.ncls < 64; c++) {
+		char key[64];
+		size_t size = 0;
+		snprintf(key, sizeof key, "arenas.class.%d.size", c);
+		if (ctl_get_zu(key, &size) != 0 || size > RC_LAST)
+			break;
+		rc.cls[rc.ncls++] = c;
+	}
+	/* Blocks the process held before (the parent's stdio, inherited): the
+	 * count must come back to these. */
+	size_t base, regs, slabs;
+	arena0_usage(&rc, &base, &slabs);
+	join(spawn(t_producer, &rc));
+	arena0_usage(&rc, &regs, &slabs);
+	if (regs != base + rc.nkept)
+		child_fail("before the consumer: %zu blocks out of arena 0's slabs, %zu + %u kept", regs,
+		           base, rc.nkept);
+	pthread_t t = spawn(t_consumer, &rc);
+	while (!__atomic_load_n(&rc.freed, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+	arena0_usage(&rc, &regs, &slabs);
+	say("right after the consumer's frees: %zu blocks out, %zu slabs (of %u classes)",
+	    regs - base, slabs, rc.ncls);
+	if (regs == base)
+		child_fail("no block waited in the consumer's remote buffer: the case tests nothing");
+	uint64_t t0 = now_ns();
+	while (regs != base && now_ns() - t0 < (uint64_t)DEADLINE_MS * 1000000u) {
+		sleep_ms(20);
+		arena0_usage(&rc, &regs, &slabs);
+	}
+	if (regs != base) {
+		child_fail("%zu blocks still in the idle consumer's remote buffer after %d ms",
+		           regs - base, DEADLINE_MS);
+		for (unsigned k = 0; k < rc.ncls; k++) {
+			char key[96];
+			size_t v = 0, c = 0;
+			snprintf(key, sizeof key, "stats.arenas.0.class.%d.curregs", rc.cls[k]);
+			ctl_get_zu(key, &v);
+			snprintf(key, sizeof key, "stats.arenas.0.class.%d.ncached", rc.cls[k]);
+			ctl_get_zu(key, &c);
+			if (v)
+				say("  class %d: %zu out, %zu cached", rc.cls[k], v, c);
+		}
+	}
+	else
+		say("the remote buffer reached arena 0 in %" PRIu64 " ms; %zu slabs left",
+		    (now_ns() - t0) / 1000000u, slabs);
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
+	return child_status();
+}
+
+static void test_remote_idle(void)
+{
+	child_t r;
+	run_child(&r, 30, c_remote_idle, NULL);
+	check("remote frees of an idle consumer", &r);
+}
+
+/* ---- idle_cache ---- */
+
+static size_t cached_blocks(int cls)
+{
+	size_t total = 0;
+	ctl_epoch_rc();
+	for (unsigned a = 0; a < 2; a++) {
+		char key[96];
+		size_t v = 0;
+		snprintf(key, sizeof key, "stats.arenas.%u.class.%d.ncached", a, cls);
+		ctl_get_zu(key, &v);
+		total += v;
+	}
+	return total;
+}
+
+static void *t_idle_cache(void *arg)
+{
+	int cls = class_of(64);
+	void *p[400];
+	for (unsigned i = 0; i < 400; i++)
+		p[i] = malloc(64);
+	for (unsigned i = 0; i < 400; i++)
+		free(p[i]);
+	size_t before = cached_blocks(cls);
+	sleep_ms(DECAY_MS + 100);
+	free(malloc(3000)); /* one slow-path event (an empty bin) */
+	size_t after = cached_blocks(cls);
+	if (before < 300)
+		child_fail("only %zu 64-byte blocks were cached: the case tests nothing", before);
+	if (after > before / 2)
+		child_fail("an idle thread's cache kept %zu of %zu blocks after its next event", after,
+		           before);
+	else
+		say("idle cache: %zu -> %zu blocks", before, after);
+	return NULL;
+}
+
+static int c_idle_cache(void *arg)
+{
+	set_decay(DECAY_MS);
+	join(spawn(t_idle_cache, NULL));
+	return child_status();
+}
+
+static void test_idle_cache(void)
+{
+	child_t r;
+	run_child(&r, 30, c_idle_cache, NULL);
+	check("an idle thread's cache", &r);
+}
+
+/* ---- decay_zero ---- */
+
+static int c_decay_zero(void *arg)
+{
+	set_decay(0);
+	traffic();
+	long base = rss_kb();
+	void **v, **l;
+	size_t n = burst(1000, 100u << 20, &v);
+	size_t nl = burst(3u << 20, 30u << 20, &l);
+	long peak = rss_kb();
+	free_all(v, n);
+	free_all(l, nl);
+	long after = rss_kb();
+	if (peak - base < 100 * 1024)
+		child_fail("the burst grew RSS by %ld KiB only", peak - base);
+	if (after > base + SLACK_KB)
+		child_fail("decay_ms=0: VmRSS %ld KiB as free() returned (base %ld, peak %ld)", after,
+		           base, peak);
+	else
+		say("decay_ms=0: VmRSS %ld -> %ld KiB at once (base %ld)", peak, after, base);
+	return child_status();
+}
+
+static void test_decay_zero(void)
+{
+	child_t r;
+	run_child(&r, 30, c_decay_zero, NULL);
+	check("decay_ms=0", &r);
+}
+
+/* ---- decay_never ---- */
+
+static void *t_purge(void *arg)
+{
+	hakmem_ctl("arenas.purge", NULL, NULL, NULL, 0);
+	return NULL;
+}
+
+static int c_decay_never(void *arg)
+{
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_decay(-1);
+	pthread_t t = spawn(t_block, NULL);
+	traffic();
+	long base = rss_kb();
+	void **v;
+	size_t n = burst(1000, 100u << 20, &v);
+	long peak = rss_kb();
+	free_all(v, n);
+	for (unsigned i = 0; i < 100; i++) {
+		traffic();
+		sleep_ms(10);
+	}
+	long kept = rss_kb();
+	if (kept < peak - 16 * 1024)
+		child_fail("decay_ms=-1: VmRSS fell from %ld to %ld KiB by itself", peak, kept);
+	if (bg_threads() != 1)
+		child_fail("no background thread in a two-thread process");
+	join(spawn(t_purge, NULL)); /* another thread, another arena's cache */
+	long after = rss_kb();
+	if (after > base + SLACK_KB)
+		child_fail("arenas.purge from another thread: VmRSS %ld KiB (base %ld, peak %ld)", after,
+		           base, peak);
+	else
+		say("decay_ms=-1: %ld KiB kept for 1 s; arenas.purge -> %ld KiB", kept, after);
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
+	return child_status();
+}
+
+static void test_decay_never(void)
+{
+	child_t r;
+	run_child(&r, 30, c_decay_never, NULL);
+	check("decay_ms=-1", &r);
+}
+
+/* ---- background_ctl ---- */
+
+static unsigned ntasks(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	unsigned n = 0;
+	if (d == NULL)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Waits for the task count to become n; whether it did. */
+static bool wait_tasks(unsigned n)
+{
+	for (unsigned i = 0; i < 500; i++) {
+		if (ntasks() == n)
+			return true;
+		sleep_ms(2);
+	}
+	return false;
+}
+
+static int c_bg_fork_child(void)
+{
+	if (bg_threads() != 0)
+		say("CHILD-FAIL: a fork child inherited a background thread");
+	free(malloc(100));
+	if (set_bool("background_thread", true) != 0 || bg_threads() != 1 || !wait_tasks(2))
+		return 5;
+	if (set_bool("background_thread", false) != 0 || bg_threads() != 0 || !wait_tasks(1))
+		return 6;
+	return 0;
+}
+
+static int c_background_ctl(void *arg)
+{
+	free(malloc(100));
+	if (!get_bool("opt.background_thread") || !get_bool("background_thread"))
+		child_fail("background_thread is not true by default");
+	sleep_ms(50);
+	if (bg_threads() != 0 || ntasks() != 1)
+		child_fail("a single-threaded process has %zu background threads, %u tasks",
+		           bg_threads(), ntasks());
+	if (set_bool("background_thread", true) != 0)
+		child_fail("writing background_thread=true");
+	if (bg_threads() != 1 || !wait_tasks(2))
+		child_fail("background_thread=true: %zu threads, %u tasks", bg_threads(), ntasks());
+	if (set_bool("background_thread", false) != 0)
+		child_fail("writing background_thread=false");
+	if (bg_threads() != 0 || !wait_tasks(1))
+		child_fail("background_thread=false: %zu threads, %u tasks", bg_threads(), ntasks());
+	if (!get_bool("opt.background_thread"))
+		child_fail("opt.background_thread changed with the run-time key");
+	set_bool("background_thread", true);
+	/* fork with the thread running: the child has none, and starts its own. */
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(c_bg_fork_child());
+	int st = 0;
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		child_fail("the fork child of a process with a background thread: status %#x", st);
+	if (bg_threads() != 1)
+		child_fail("the parent lost its background thread at fork");
+	return child_status();
+}
+
+static void test_background_ctl(void)
+{
+	child_t r;
+	run_child(&r, 20, c_background_ctl, NULL);
+	check("background_thread on and off, fork", &r);
+}
+
+int main(void)
+{
+	test_run(test_steady_traffic);
+	test_run(test_idle_arena);
+	test_run(test_idle_process);
+	test_run(test_remote_idle);
+	test_run(test_idle_cache);
+	test_run(test_decay_zero);
+	test_run(test_decay_never);
+	test_run(test_background_ctl);
+	return test_summary();
+}
