@@ -319,6 +319,7 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 }
 
 static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
+static uint64_t bin_purge_pages(bin_t *b, uint64_t now, uint64_t delay, bool force);
 
 /* Slab s is empty: give its units back to its SuperSlab, under the lock of
  * the SuperSlab's arena (units may serve another arena: arena_slab_release).
@@ -445,12 +446,28 @@ static void arena_release_empties(arena_t *a, uint64_t now, bool force)
 	}
 }
 
+/* Page purges of a's bins of classes of a page or more (arena_release_empties'
+ * rule for the delay); the bytes given back. */
+static uint64_t arena_purge_bin_pages(arena_t *a, uint64_t now, bool force)
+{
+	int64_t decay = g_conf.decay_ms;
+	if (decay < 0 && !force)
+		return 0;
+	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	uint64_t released = 0;
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (class_size[c] >= PAGE_SIZE)
+			released += bin_purge_pages(&a->bins[c], now, delay, force);
+	return released;
+}
+
 /* The due passes of arena a at time now. */
 void arena_decay_run(arena_t *a, uint64_t now)
 {
 	if (g_conf.decay_ms < 0)
 		return;
 	arena_release_empties(a, now, false);
+	arena_purge_bin_pages(a, now, false);
 	if (now >= atomic_load_relaxed(&a->next_purge)) {
 		lock_acquire(&a->ss_lock);
 		if (now >= a->next_purge)
@@ -469,7 +486,8 @@ bool arena_decay_pending(const arena_t *a)
 	    atomic_load_relaxed(&a->large_cached_bytes) != 0)
 		return true;
 	for (unsigned c = 0; c < NCLASSES; c++)
-		if (atomic_load_relaxed(&a->bins[c].empty) != NULL)
+		if (atomic_load_relaxed(&a->bins[c].empty) != NULL ||
+		    atomic_load_relaxed(&a->bins[c].dirty_since) != 0)
 			return true;
 	return false;
 }
@@ -502,8 +520,9 @@ uint64_t arena_purge(arena_t *a, bool force)
 {
 	uint64_t now = os_now_ns();
 	arena_release_empties(a, now, force);
+	uint64_t released = arena_purge_bin_pages(a, now, force);
 	lock_acquire(&a->ss_lock);
-	uint64_t released = arena_purge_locked(a, now, force);
+	released += arena_purge_locked(a, now, force);
 	lock_release(&a->ss_lock);
 	return released + large_cache_purge(a, now, force);
 }
@@ -577,6 +596,96 @@ static void bin_partial_remove(bin_t *b, slab_t *s)
 	s->in_partial = 0;
 }
 
+/* Takes up to `want` of slab s's purged blocks (its free list is empty, so
+ * every free bit of the bitmap below ncarved is one), appending them at
+ * **tail. Their pages fault in again as the program touches them. Bin lock
+ * held. */
+static unsigned slab_take_purged(slab_t *s, unsigned want, void ***tail)
+{
+	char *base = slab_base(s);
+	unsigned n = 0;
+	for (size_t w = 0; w < ((size_t)s->ncarved + 63) / 64 && n < want; w++) {
+		uint64_t *wp = slab_bitmap_word(s, w);
+		while (*wp != 0 && n < want) {
+			unsigned bit = (unsigned)__builtin_ctzll(*wp);
+			*wp &= *wp - 1;
+			void *blk = base + (w * 64 + bit) * (size_t)s->block_size;
+			**tail = blk;
+			*tail = (void **)blk;
+			n++;
+		}
+	}
+	s->npurged -= (uint16_t)n;
+	return n;
+}
+
+/* Page purge of slab s (a class of a page or more, on its bin's partial
+ * list): its free list's blocks become purged ones (on no list: nothing reads
+ * them any more) and every page that only free blocks cover goes back to the
+ * OS. Bin lock held: the blocks cannot be handed out meanwhile. The bytes
+ * given back. */
+static uint64_t slab_purge_pages(slab_t *s)
+{
+	s->npurged += s->nfree;
+	s->nfree = 0;
+	s->free = NULL;
+	char *base = slab_base(s);
+	size_t bs = s->block_size;
+	uint64_t released = 0;
+	size_t run = SIZE_MAX; /* first block of the current run of free blocks */
+	for (size_t i = 0; i <= s->ncarved; i++) {
+		bool isfree = i < s->ncarved && (*slab_bitmap_word(s, i / 64) >> (i % 64) & 1);
+		if (isfree && run == SIZE_MAX)
+			run = i;
+		if (isfree || run == SIZE_MAX)
+			continue;
+		uintptr_t lo = ALIGN_UP((uintptr_t)(base + run * bs), PAGE_SIZE);
+		uintptr_t hi = ALIGN_DOWN((uintptr_t)(base + i * bs), PAGE_SIZE);
+		if (hi > lo && os_purge((void *)lo, hi - lo) == 0)
+			released += hi - lo;
+		run = SIZE_MAX;
+	}
+	return released;
+}
+
+/* Slabs whose pages are purged per hold of the bin lock (each a few madvise
+ * calls): threads that need the bin wait for at most this many. */
+#define PAGE_PURGE_SLABS 16
+
+/* The page purge of bin b if its free blocks have waited the delay: the
+ * bytes given back. */
+static uint64_t bin_purge_pages(bin_t *b, uint64_t now, uint64_t delay, bool force)
+{
+	uint64_t since = atomic_load_relaxed(&b->dirty_since);
+	if (since == 0 || (!force && (now < since || now - since < delay)))
+		return 0;
+	uint64_t released = 0;
+	bool left = true;
+	/* Bounded: frees that keep coming could refill purged slabs' lists
+	 * forever. What is left waits for the next pass (dirty_since stays). */
+	for (unsigned round = 0; left && round < (force ? 4096u : 64u); round++) {
+		unsigned done = 0;
+		left = false;
+		lock_acquire(&b->lock);
+		/* From the head each time: the list may change between holds;
+		 * purged slabs have an empty free list and are skipped. */
+		for (slab_t *s = b->partial; s != NULL; s = s->next) {
+			if (s->nfree == 0)
+				continue;
+			if (done == PAGE_PURGE_SLABS) {
+				left = true;
+				break;
+			}
+			released += slab_purge_pages(s);
+			done++;
+		}
+		if (!left)
+			atomic_store_relaxed(&b->dirty_since, 0);
+		lock_release(&b->lock);
+	}
+	return released;
+}
+
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head)
 {
 	bin_t *b = &a->bins[cls];
@@ -584,7 +693,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 	unsigned got = 0;
 	lock_acquire(&b->lock);
 	slab_t *whole = b->partial;
-	if (whole != NULL && whole->nfree != 0 && whole->nfree <= max) {
+	if (whole != NULL && whole->nfree != 0 && whole->nfree <= max && whole->npurged == 0) {
 		/* The slab's whole free list, untouched: no block is free in the
 		 * slab afterwards, so its free bitmap is all clear. */
 		got = whole->nfree;
@@ -630,6 +739,8 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			n++;
 		}
 		s->nfree -= (uint16_t)n;
+		if (got + n < want && s->npurged != 0)
+			n += slab_take_purged(s, want - got - n, &tail);
 		if (got + n < want && s->ncarved < s->cap) {
 			char *base = slab_base(s);
 			size_t bs = s->block_size;
@@ -646,7 +757,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 		}
 		s->used += (uint16_t)n;
 		got += n;
-		if (s->free == NULL && s->ncarved == s->cap)
+		if (s->free == NULL && s->npurged == 0 && s->ncarved == s->cap)
 			bin_partial_remove(b, s);
 	}
 	*tail = NULL;
@@ -684,6 +795,8 @@ static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool *empt
 	s->nfree++;
 	s->used--;
 	b->curregs--;
+	if (UNLIKELY(b->dirty_since == 0) && s->block_size >= PAGE_SIZE)
+		atomic_store_relaxed(&b->dirty_since, os_now_ns() | 1);
 	if (s->used == 0) {
 		if (s->in_partial)
 			bin_partial_remove(b, s);

@@ -30,7 +30,12 @@ typedef struct bin {
 	uint64_t curslabs;    /* active slabs [lock] */
 	uint64_t curregs;     /* blocks outside slabs: in tcaches or held [lock] */
 	uint64_t remote_frees; /* blocks freed by threads of other arenas [lock] */
+	uint64_t dirty_since; /* classes of a page or more: when a block came back to a
+	                         partial slab after the last page purge, ns; 0: none
+	                         [lock, racy reads] */
 } ALIGNED(128) bin_t;
+
+_Static_assert(sizeof(bin_t) == 128, "a bin is two cache lines");
 
 typedef struct large_entry {
 	chunk_t *chunk;       /* a cached large mapping; NULL if the slot is empty */

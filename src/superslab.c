@@ -186,6 +186,7 @@ void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct are
 	s->used = 0;
 	s->ncarved = 0;
 	s->nfree = 0;
+	s->npurged = 0;
 	s->bin_off = cls * 32;
 	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->block_size - 1) / s->block_size);
 	s->free = NULL;

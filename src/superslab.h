@@ -62,7 +62,10 @@ typedef struct slab {
 	                         a first or free unit) [immutable while active] */
 	uint8_t in_partial;   /* on the bin's partial list [bin lock] */
 	uint8_t nunits;       /* units the slab spans [immutable while active] */
-	uint8_t pad0[2];
+	uint16_t npurged;     /* free blocks on no list: their pages went back to the
+	                         OS (classes of a page or more, arena.c); free in the
+	                         bitmap, taken by a bitmap scan once `free` is empty
+	                         [bin lock] */
 	uint16_t cap;         /* blocks the slab holds [immutable while active] */
 	uint16_t used;        /* blocks outside the slab: in tcaches or held [bin lock] */
 	uint16_t ncarved;     /* blocks carved so far; carving is lazy [bin lock] */

@@ -17,6 +17,9 @@
  *                      drains tick arena 0.
  *   idle_process       two threads, small, span and large blocks freed, then
  *                      no allocator call at all: the background thread.
+ *   partial_pages      7 of every 8 blocks of 4 and 16 KiB freed (every slab
+ *                      keeps live blocks), then idle: the free pages inside
+ *                      the slabs go back; the purged blocks serve again.
  *   remote_idle        a consumer frees the last live block of many slabs of
  *                      another arena and blocks: its remote buffer reaches
  *                      the owner (curregs back where it was, the slabs released).
@@ -299,6 +302,58 @@ static void test_idle_process(void)
 	child_t r;
 	run_child(&r, 30, c_idle_process, NULL);
 	check("an idle two-thread process after a 200 MiB burst", &r);
+}
+
+/* ---- partial_pages ---- */
+
+static int c_partial_pages(void *arg)
+{
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_decay(DECAY_MS);
+	pthread_t t = spawn(t_block, NULL);
+	traffic();
+	long base = rss_kb();
+	/* Every slab keeps live blocks: only its free pages can go back. */
+	void **v4, **v16;
+	size_t n4 = burst(4096, 64u << 20, &v4);
+	size_t n16 = burst(16384, 64u << 20, &v16);
+	long peak = rss_kb();
+	for (size_t i = 0; i < n4; i++)
+		if (i % 8 != 0)
+			free(v4[i]), v4[i] = NULL;
+	for (size_t i = 0; i < n16; i++)
+		if (i % 8 != 0)
+			free(v16[i]), v16[i] = NULL;
+	/* 16 MiB live: returned means within SLACK_KB of base + 16 MiB. */
+	expect_returned("7 of 8 blocks of 4 and 16 KiB freed, then idle", base + 16 * 1024, peak,
+	                100 * 1024, NULL);
+	/* The purged blocks serve again, and read as what is written. */
+	for (size_t i = 0; i < n4; i++)
+		if (v4[i] == NULL && (v4[i] = malloc(4096)) != NULL)
+			memset(v4[i], 0x5a, 4096);
+	for (size_t i = 0; i < n4; i++) {
+		unsigned char *b = v4[i];
+		if (b == NULL || (i % 8 != 0 && (b[0] != 0x5a || b[4095] != 0x5a))) {
+			child_fail("block %zu after the page purge: %p", i, (void *)b);
+			break;
+		}
+	}
+	free_all(v4, n4);
+	for (size_t i = 0; i < n16; i++)
+		free(v16[i]);
+	free(v16);
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
+	return child_status();
+}
+
+static void test_partial_pages(void)
+{
+	child_t r;
+	run_child(&r, 30, c_partial_pages, NULL);
+	check("free pages inside partly used slabs", &r);
 }
 
 /* ---- remote_idle ---- */
@@ -668,6 +723,7 @@ int main(void)
 	test_run(test_steady_traffic);
 	test_run(test_idle_arena);
 	test_run(test_idle_process);
+	test_run(test_partial_pages);
 	test_run(test_remote_idle);
 	test_run(test_idle_cache);
 	test_run(test_decay_zero);
