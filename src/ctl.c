@@ -74,6 +74,9 @@ typedef struct ctl_key {
 	unsigned (*limit[2])(void); /* bound of each index */
 } ctl_key_t;
 
+#define SNAP_OFF(f)  offsetof(snapshot_t, f)
+#define ASTAT_OFF(f) offsetof(arena_stats_t, f)
+
 /* ---- state ---- */
 
 static lock_t g_ctl_lock = LOCK_INITIALIZER; /* the snapshot and tunable writes */
@@ -85,15 +88,27 @@ void ctl_prefork(void)          { lock_acquire(&g_ctl_lock); }
 void ctl_postfork_parent(void)  { lock_release(&g_ctl_lock); }
 void ctl_postfork_child(void)   { lock_reinit(&g_ctl_lock); }
 
+/* The snapshot's counters: read at the first statistics read, then at each
+ * epoch write. No system call. */
 static int snap_ensure(void)
 {
 	if (g_snap.epoch == 0) {
-		int err = stats_refresh(&g_snap, true);
+		int err = stats_refresh(&g_snap, false);
 		if (err)
 			return err;
 		g_snap.epoch = 1;
 	}
 	return 0;
+}
+
+/* The resident figures, asked of the kernel at their first read after the
+ * counters were (only these keys make system calls). */
+static int snap_kernel_ensure(void)
+{
+	int err = snap_ensure();
+	if (err == 0 && !g_snap.kernel_done)
+		stats_refresh_kernel(&g_snap);
+	return err;
 }
 
 /* A tunable changed: every thread re-reads it in its next slow path, the
@@ -133,7 +148,7 @@ static int get_epoch(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 static int set_epoch(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
 	uint64_t e = g_snap.epoch;
-	if (stats_refresh(&g_snap, true) != 0)
+	if (stats_refresh(&g_snap, false) != 0)
 		return EFAULT;
 	g_snap.epoch = e + 1;
 	return 0;
@@ -321,7 +336,7 @@ static int get_thread_bytes(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 /* Snapshot totals: arg is an offset in snapshot_t. */
 static int get_snap_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
-	int err = snap_ensure();
+	int err = k->arg == SNAP_OFF(resident) ? snap_kernel_ensure() : snap_ensure();
 	if (err)
 		return err;
 	memcpy(&v->u64, (char *)&g_snap + k->arg, sizeof(uint64_t));
@@ -331,7 +346,7 @@ static int get_snap_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 /* Per-arena: arg is an offset in arena_stats_t. */
 static int get_arena_u64(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
-	int err = snap_ensure();
+	int err = k->arg == ASTAT_OFF(resident) ? snap_kernel_ensure() : snap_ensure();
 	if (err)
 		return err;
 	memcpy(&v->u64, (char *)&g_snap.arenas[ix[0]] + k->arg, sizeof(uint64_t));
@@ -531,7 +546,7 @@ static int get_topo_hwloc(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 
 static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
-	int err = snap_ensure();
+	int err = snap_kernel_ensure();
 	if (err)
 		return err;
 	v->u64 = ix[0] < TOPO_MAX_NODES ? g_snap.node_resident[ix[0]] : 0;
@@ -541,8 +556,6 @@ static int get_node_resident(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 /* ---- the table ---- */
 
 #define CONF_OFF(f)  offsetof(conf_t, f)
-#define SNAP_OFF(f)  offsetof(snapshot_t, f)
-#define ASTAT_OFF(f) offsetof(arena_stats_t, f)
 #define BIN_OFF(f)   offsetof(bin_stats_t, f)
 #define NOLIM        { NULL, NULL }
 #define LIM1(f)      { f, NULL }
@@ -603,7 +616,7 @@ static const ctl_key_t g_keys[] = {
 
 	{ "stats.allocated", T_SIZE, M_R, "bytes", "bytes in blocks the program holds (block sizes)", get_snap_u64, NULL, SNAP_OFF(allocated), 0, 0, NOLIM },
 	{ "stats.active", T_SIZE, M_R, "bytes", "bytes of slabs and large mappings holding a live block", get_snap_u64, NULL, SNAP_OFF(active), 0, 0, NOLIM },
-	{ "stats.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings in memory (mincore)", get_snap_u64, NULL, SNAP_OFF(resident), 0, 0, NOLIM },
+	{ "stats.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings in memory (mincore, asked at the first read after an epoch)", get_snap_u64, NULL, SNAP_OFF(resident), 0, 0, NOLIM },
 	{ "stats.mapped", T_SIZE, M_R, "bytes", "bytes mapped for blocks", get_snap_u64, NULL, SNAP_OFF(mapped), 0, 0, NOLIM },
 	{ "stats.retained", T_SIZE, M_R, "bytes", "address space hakmem keeps without memory: purged pages of its mappings, and the placeholders of given-back SuperSlabs", get_snap_u64, NULL, SNAP_OFF(retained), 0, 0, NOLIM },
 	{ "stats.metadata", T_SIZE, M_R, "bytes", "bytes of hakmem's own structures", get_snap_u64, NULL, SNAP_OFF(metadata), 0, 0, NOLIM },
@@ -615,7 +628,7 @@ static const ctl_key_t g_keys[] = {
 	{ "stats.background_thread.num_threads", T_SIZE, M_R, "threads", "background threads running now (0 or 1; read live, not from the epoch snapshot)", get_background_stat, NULL, 0, 0, 0, NOLIM },
 	{ "stats.background_thread.num_runs", T_U64, M_R, "runs", "passes the background thread has made (read live)", get_background_stat, NULL, 1, 0, 0, NOLIM },
 	{ "stats.numa.bind_failures", T_U64, M_R, "calls", "NUMA placements (mbind) the kernel refused; the memory was used anyway", get_snap_u64, NULL, SNAP_OFF(bind_failures), 0, 0, NOLIM },
-	{ "stats.nodes.#.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings resident on node i (move_pages)", get_node_resident, NULL, 0, 0, 0, LIM1(lim_nodes) },
+	{ "stats.nodes.#.resident", T_SIZE, M_R, "bytes", "bytes of hakmem's mappings resident on node i (move_pages; on a single node, stats.resident)", get_node_resident, NULL, 0, 0, 0, LIM1(lim_nodes) },
 	{ "stats.arenas.#.remote_frees", T_U64, M_R, "blocks", "blocks of arena i freed by threads of other arenas (returned home in batches)", get_arena_u64, NULL, ASTAT_OFF(remote_frees), 0, 0, LIM1(lim_narenas) },
 	{ "stats.arenas.#.superslabs", T_U64, M_R, "superslabs", "SuperSlabs arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(nsuperslabs), 0, 0, LIM1(lim_narenas) },
 	{ "stats.arenas.#.mapped", T_SIZE, M_R, "bytes", "bytes arena i has mapped", get_arena_u64, NULL, ASTAT_OFF(mapped), 0, 0, LIM1(lim_narenas) },

@@ -74,19 +74,107 @@ static void live_slot(void *ctx, struct arena *ta, struct arena *sa, uint64_t us
 	}
 }
 
-/* Pages of SuperSlab c resident, in memory and per node: its mapped units
- * may have holes (an address-space limit), so by runs. */
-static void ss_resident(snapshot_t *s, arena_stats_t *as, chunk_t *c)
+/* A mapping whose resident pages a refresh counts. */
+typedef struct stats_range {
+	void *p;
+	size_t size;
+} stats_range_t;
+
+/* Grows the scratch to at least n ranges. Whether it holds them. */
+static bool ranges_reserve(snapshot_t *s, size_t n)
 {
-	uint32_t m = c->ss.mapped_units;
-	for (unsigned i = 0, n; i < SLABS_PER_SS; i += n ? n : 1) {
-		n = ss_run_at(m, i);
-		if (n == 0)
-			continue;
-		char *p = (char *)c + (size_t)i * SLAB_SIZE;
-		as->resident += os_resident_bytes(p, (size_t)n * SLAB_SIZE);
-		count_node_pages(s, p, (size_t)n * SLAB_SIZE);
+	if (n <= s->ranges_cap)
+		return true;
+	size_t cap = s->ranges_cap ? s->ranges_cap : PAGE_SIZE / sizeof(stats_range_t);
+	while (cap < n)
+		cap *= 2;
+	void *p;
+	if (os_map(cap * sizeof(stats_range_t), &p) != 0)
+		return false;
+	if (s->ranges != NULL)
+		os_unmap(s->ranges, s->ranges_cap * sizeof(stats_range_t));
+	s->ranges = p;
+	s->ranges_cap = cap;
+	return true;
+}
+
+/* Appends [p, p+size) at *n if there is room; counts it either way. */
+static void range_add(snapshot_t *s, size_t *n, void *p, size_t size)
+{
+	if (*n < s->ranges_cap)
+		s->ranges[*n] = (stats_range_t){ p, size };
+	(*n)++;
+}
+
+/* The mappings of arena a (its SuperSlabs' mapped runs of units, live and
+ * cached large mappings), copied under its locks into the scratch: the
+ * kernel is asked about them after the locks are released (mincore and
+ * move_pages take ~130 ms per GiB; slab acquire and release must not wait
+ * for them). A mapping given back meanwhile answers fewer pages (a
+ * placeholder has none resident). The number of ranges, 0 when the scratch
+ * cannot be grown. */
+static size_t arena_ranges(snapshot_t *s, arena_t *a)
+{
+	size_t want = (size_t)(atomic_load_relaxed(&a->nss) * 2 +
+	                       atomic_load_relaxed(&a->large_nlive)) + LARGE_CACHE_SLOTS + 16;
+	for (;;) {
+		if (!ranges_reserve(s, want))
+			return 0;
+		size_t n = 0;
+		lock_acquire(&a->ss_lock);
+		for (chunk_t *c = a->ss_all; c; c = c->ss.all_next) {
+			uint32_t m = c->ss.mapped_units;
+			for (unsigned i = 0, run; i < SLABS_PER_SS; i += run ? run : 1) {
+				run = ss_run_at(m, i);
+				if (run != 0)
+					range_add(s, &n, (char *)c + (size_t)i * SLAB_SIZE,
+					          (size_t)run * SLAB_SIZE);
+			}
+		}
+		lock_release(&a->ss_lock);
+		lock_acquire(&a->large_lock);
+		for (chunk_t *c = a->large_live; c; c = c->large.next)
+			range_add(s, &n, c->large.map_base, c->large.map_size);
+		for (int k = 0; k < LARGE_CACHE_SLOTS; k++) {
+			chunk_t *c = a->large_cache[k].chunk;
+			if (c != NULL)
+				range_add(s, &n, c->large.map_base, c->large.map_size);
+		}
+		lock_release(&a->large_lock);
+		if (n <= s->ranges_cap)
+			return n;
+		want = n * 2; /* it grew meanwhile: again, with room */
 	}
+}
+
+/* Resident bytes of arena a, from the kernel, and per node: move_pages only
+ * with more than one node (on one, every page is on the arena's node). */
+static uint64_t arena_resident(snapshot_t *s, arena_t *a)
+{
+	size_t n = arena_ranges(s, a);
+	uint64_t resident = 0;
+	bool numa = g_topo.nnode_ids > 1;
+	for (size_t i = 0; i < n; i++) {
+		stats_range_t *r = &s->ranges[i];
+		resident += os_resident_bytes(r->p, r->size);
+		if (numa)
+			count_node_pages(s, r->p, r->size);
+	}
+	if (!numa)
+		s->node_resident[a->node >= 0 && a->node < TOPO_MAX_NODES ? a->node : 0] += resident;
+	return resident;
+}
+
+void stats_refresh_kernel(snapshot_t *s)
+{
+	memset(s->node_resident, 0, sizeof s->node_resident);
+	s->resident = 0;
+	for (unsigned i = 0; i < g_narenas; i++) {
+		arena_t *a = &g_arenas[i];
+		s->arenas[i].resident = arena_ready(a) ? arena_resident(s, a) : 0;
+		s->resident += s->arenas[i].resident;
+	}
+	s->kernel_done = true;
 }
 
 int stats_refresh(snapshot_t *s, bool kernel)
@@ -101,9 +189,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	}
 	tcache_merge_self();
 	thread_reap(); /* first: a dead thread's cache goes back before the bins are read */
-	memset(s->node_resident, 0, sizeof s->node_resident);
 	s->bind_failures = __atomic_load_n(&g_bind_failures, __ATOMIC_RELAXED);
-	uint64_t nss = 0, mapped = 0, retained = 0, resident = 0, active = 0;
+	uint64_t nss = 0, mapped = 0, retained = 0, active = 0;
 	uint64_t large_alloc = 0, large_nmalloc = 0, large_nfree = 0;
 	for (unsigned i = 0; i < g_narenas; i++) {
 		arena_t *a = &g_arenas[i];
@@ -128,8 +215,6 @@ int stats_refresh(snapshot_t *s, bool kernel)
 			as->ss_free_units += (unsigned)__builtin_popcount(c->ss.free_units);
 			as->ss_dirty_free += (uint64_t)__builtin_popcount(c->ss.free_units &
 			                                                  c->ss.dirty_units) * SLAB_SIZE;
-			if (kernel)
-				ss_resident(s, as, c);
 		}
 		lock_release(&a->ss_lock);
 		lock_acquire(&a->large_lock);
@@ -139,19 +224,11 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		as->large_active = a->large_live_bytes;
 		as->large_cached = a->large_cached_bytes;
 		as->large_nlive = a->large_nlive;
-		for (chunk_t *c = kernel ? a->large_live : NULL; c; c = c->large.next) {
-			as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
-			count_node_pages(s, c->large.map_base, c->large.map_size);
-		}
-		for (int k = 0; k < LARGE_CACHE_SLOTS; k++) {
-			chunk_t *c = a->large_cache[k].chunk;
-			if (c && kernel)
-				as->resident += os_resident_bytes(c->large.map_base, c->large.map_size);
-		}
 		lock_release(&a->large_lock);
 		as->mapped = as->ss_mapped + as->large_active + as->large_cached;
 	}
 	tcache_stats_live(live_bin, live_slot, s);
+	s->kernel_done = false;
 	for (unsigned i = 0; i < g_narenas; i++) {
 		const arena_stats_t *as = &s->arenas[i];
 		for (unsigned c = 0; c < NCLASSES; c++)
@@ -159,7 +236,6 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;
-		resident += as->resident;
 		active += as->large_active;
 		large_alloc += as->large_allocated;
 		large_nmalloc += as->large_nmalloc;
@@ -181,7 +257,9 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	s->active = active > allocated ? active : allocated;
 	s->mapped = mapped;
 	s->retained = retained + superslab_retained_vm(); /* and the placeholders of destroyed SuperSlabs */
-	s->resident = resident;
+	s->resident = 0;
+	if (kernel)
+		stats_refresh_kernel(s);
 	s->metadata = ALIGN_UP(sizeof(arena_t) * g_narenas, PAGE_SIZE) + thread_metadata_bytes() +
 	              nss * SS_HEADER_SIZE + ALIGN_UP(sizeof(arena_stats_t) * g_narenas, PAGE_SIZE);
 	s->nmalloc = nmalloc;

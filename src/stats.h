@@ -42,12 +42,20 @@ typedef struct snapshot {
 	uint64_t bind_failures;        /* NUMA placements the kernel refused */
 	uint64_t node_resident[TOPO_MAX_NODES]; /* resident bytes per node (move_pages) */
 	arena_stats_t *arenas;         /* g_narenas entries */
+	struct stats_range *ranges;    /* scratch: mappings whose pages the kernel is asked
+	                                  about, copied under the arena locks */
+	size_t ranges_cap;             /* entries mapped at `ranges` */
+	bool kernel_done;              /* resident figures asked of the kernel since the
+	                                  counters were read */
 } snapshot_t;
 
 /* Recomputes *s from the arenas and the live threads; `kernel`: also asks
  * the kernel which pages are resident, and on which node (mincore,
  * move_pages). Caller serialises. */
 int stats_refresh(snapshot_t *s, bool kernel);
+/* Asks the kernel for the resident figures of *s (mincore, and move_pages
+ * with more than one node), no allocator lock held while it answers. */
+void stats_refresh_kernel(snapshot_t *s);
 
 /* glibc's reports, from a snapshot of their own (no kernel query). */
 struct mallinfo2;
