@@ -17,6 +17,11 @@
 #   4. FLUSHALL ASYNC, then MEMORY PURGE lowers VmRSS (decay_ms=-1: hakmem
 #      gives nothing back on its own, so the purge is what does)
 #   5. at exit hakmem's statistics count more than $N allocations
+#   6. memory comes back by itself (decay_ms at its default, no MEMORY
+#      PURGE): 16,000 values of 8 KiB, every other key deleted, then idle:
+#      VmRSS falls by a third of what the values took (the free pages inside
+#      partly used slabs); after FLUSHALL ASYNC (the lazy-free thread frees)
+#      and idle, to within 16 MiB of the empty server's
 #
 # $N is 2,000,000 (about 170 MB): redis's doctor compares the process's RSS
 # with the allocator's resident bytes, 10 MB and 10 % at most apart, and the
@@ -129,6 +134,33 @@ after=$(vmrss)
 echo "FLUSHALL ASYNC: VmRSS $before kB, after MEMORY PURGE $after kB"
 [ -n "$before" ] && [ -n "$after" ] && [ $((after * 2)) -lt "$before" ] ||
 	bad "MEMORY PURGE did not give the flushed memory back: VmRSS $before -> $after kB"
+
+# ---- 6. memory returns without MEMORY PURGE, at the default decay_ms ------------
+start decay LD_PRELOAD="$LIBHAKMEM"
+empty=$(vmrss)
+[ "$(cli DEBUG POPULATE 16000 key 8192)" = OK ] || bad "decay: DEBUG POPULATE 16000 key 8192"
+loaded=$(vmrss)
+cli EVAL "for i = 0, 15999, 2 do redis.call('DEL', 'key:' .. i) end return 1" 0 >/dev/null
+[ "$(cli DBSIZE)" = 8000 ] || bad "decay: DBSIZE $(cli DBSIZE) after deleting half"
+sleep 2.5 # decay_ms (1 s) + 1.5 s, the server idle
+half=$(vmrss)
+# ASYNC: redis's lazy-free thread frees the values and goes idle (with the
+# server's main thread idle too, nothing but the background thread decays).
+cli FLUSHALL ASYNC >/dev/null
+for i in $(seq 1 300); do
+	[ "$(field lazyfree_pending_objects)" = 0 ] && break
+	sleep 0.1
+done
+sleep 2.5
+flushed=$(vmrss)
+echo "decay_ms 1000: VmRSS empty $empty kB, 16000 x 8 KiB $loaded kB, half deleted + 2.5 s idle $half kB, FLUSHALL ASYNC + 2.5 s idle $flushed kB"
+values=$((loaded - empty))
+[ "$values" -gt 100000 ] || bad "decay: the values took $values kB only"
+[ $((loaded - half)) -ge $((values / 3)) ] ||
+	bad "decay: deleting half the values gave back $((loaded - half)) kB of $values kB"
+[ "$flushed" -le $((empty + 16384)) ] ||
+	bad "decay: after FLUSHALL ASYNC and 2.5 s idle VmRSS is $flushed kB (empty server $empty kB)"
+cli SHUTDOWN NOSAVE >/dev/null 2>&1
 
 # ---- the same keys on redis's own jemalloc ------------------------------------
 start jemalloc
