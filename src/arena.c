@@ -419,6 +419,7 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 	if (next != UINT64_MAX && next < now + decay_gap(delay))
 		next = now + decay_gap(delay);
 	atomic_store_relaxed(&a->next_purge, next);
+	atomic_add_relaxed(&a->purged, released);
 	return released;
 }
 
@@ -458,6 +459,7 @@ static uint64_t arena_purge_bin_pages(arena_t *a, uint64_t now, bool force)
 	for (unsigned c = 0; c < NCLASSES; c++)
 		if (class_size[c] >= PAGE_SIZE)
 			released += bin_purge_pages(&a->bins[c], now, delay, force);
+	atomic_add_relaxed(&a->purged, released);
 	return released;
 }
 

@@ -47,6 +47,7 @@ typedef struct arena {
 	int node;             /* NUMA node, -1 for none [immutable after init] */
 	uint32_t ready;       /* initialised (arena_get): 0 or 1 [atomic, acquire] */
 	uint32_t nthreads;    /* thread caches bound to it (tcache_bind) [atomic] */
+	uint64_t purged;      /* bytes decay and purges gave back to the OS, all kinds [atomic] */
 	bin_t bins[NCLASSES];
 
 	lock_t ss_lock;       /* protects the fields below, up to large_lock */

@@ -355,8 +355,10 @@ uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 			}
 		}
 		lock_release(&a->large_lock);
-		if (victim == NULL)
+		if (victim == NULL) {
+			atomic_add_relaxed(&a->purged, released);
 			return released;
+		}
 		released += victim->large.map_size;
 		large_unmap(victim);
 	}

@@ -190,7 +190,7 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	tcache_merge_self();
 	thread_reap(); /* first: a dead thread's cache goes back before the bins are read */
 	s->bind_failures = __atomic_load_n(&g_bind_failures, __ATOMIC_RELAXED);
-	uint64_t nss = 0, mapped = 0, retained = 0, active = 0;
+	uint64_t nss = 0, mapped = 0, retained = 0, active = 0, dirty = 0, purged = 0;
 	uint64_t large_alloc = 0, large_nmalloc = 0, large_nfree = 0;
 	for (unsigned i = 0; i < g_narenas; i++) {
 		arena_t *a = &g_arenas[i];
@@ -226,6 +226,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		as->large_nlive = a->large_nlive;
 		lock_release(&a->large_lock);
 		as->mapped = as->ss_mapped + as->large_active + as->large_cached;
+		as->dirty = as->ss_dirty_free + as->empty_bytes + as->large_cached;
+		as->purged = atomic_load_relaxed(&a->purged);
 	}
 	tcache_stats_live(live_bin, live_slot, s);
 	s->kernel_done = false;
@@ -236,6 +238,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 		nss += as->nsuperslabs;
 		mapped += as->mapped;
 		retained += as->retained;
+		dirty += as->dirty;
+		purged += as->purged;
 		active += as->large_active;
 		large_alloc += as->large_allocated;
 		large_nmalloc += as->large_nmalloc;
@@ -256,6 +260,8 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	s->allocated = allocated;
 	s->active = active > allocated ? active : allocated;
 	s->mapped = mapped;
+	s->dirty = dirty;
+	s->purged = purged;
 	s->retained = retained + superslab_retained_vm(); /* and the placeholders of destroyed SuperSlabs */
 	s->resident = 0;
 	if (kernel)

@@ -32,11 +32,15 @@ typedef struct arena_stats {
 	uint64_t ss_dirty_free;    /* bytes of free units whose pages are still resident */
 	uint64_t large_nlive;      /* live large blocks */
 	uint64_t empty_bytes;      /* bytes of the empty slabs the bins keep for reuse */
+	uint64_t dirty;            /* free and still resident, waiting for decay: free units'
+	                              pages, kept empty slabs, cached large mappings */
+	uint64_t purged;           /* bytes given back to the OS so far (arena_t.purged) */
 } arena_stats_t;
 
 typedef struct snapshot {
 	uint64_t epoch;
 	uint64_t allocated, active, resident, mapped, retained, metadata;
+	uint64_t dirty, purged;        /* sums of the arenas' */
 	uint64_t nmalloc, nfree;       /* all sizes, process totals */
 	uint64_t large_nmalloc, large_nfree;
 	uint64_t bind_failures;        /* NUMA placements the kernel refused */

@@ -620,7 +620,19 @@ static int c_decay_never(void *arg)
 		child_fail("decay_ms=-1: VmRSS fell from %ld to %ld KiB by itself", peak, kept);
 	if (bg_threads() != 1)
 		child_fail("no background thread in a two-thread process");
+	size_t dirty = 0, purged0 = 0, purged1 = 0;
+	ctl_epoch_rc();
+	ctl_get_zu("stats.dirty", &dirty);
+	ctl_get_zu("stats.purged", &purged0);
+	if (dirty < 80u << 20)
+		child_fail("decay_ms=-1: stats.dirty %zu with 100 MiB freed and kept", dirty);
 	join(spawn(t_purge, NULL)); /* another thread, another arena's cache */
+	ctl_epoch_rc();
+	ctl_get_zu("stats.dirty", &dirty);
+	ctl_get_zu("stats.purged", &purged1);
+	if (dirty > (size_t)SLACK_KB << 10 || purged1 - purged0 < 80u << 20)
+		child_fail("after arenas.purge: stats.dirty %zu, stats.purged grew by %zu", dirty,
+		           purged1 - purged0);
 	long after = rss_kb();
 	if (after > base + SLACK_KB)
 		child_fail("arenas.purge from another thread: VmRSS %ld KiB (base %ld, peak %ld)", after,
