@@ -1,12 +1,14 @@
 /* background.c - the background thread. See background.h.
  *
  * The sleep protocol: before it sleeps without a timeout the thread stores
- * g_bg_idle = 1 (sequentially consistent) under g_bg_mu, then looks once more
- * for work (racy reads of the arenas, and g_bg_work_gen, which every remote
- * buffer bumps when it stops being empty). Whoever creates work stores it,
- * then (background_wake_slow) fences and reads g_bg_idle: either the thread
- * sees the work, or the creator sees the flag and signals under g_bg_mu, which
- * the thread holds from its flag store until it waits. No wake-up is lost. */
+ * g_bg_idle = 1 (sequentially consistent), then looks once more for work
+ * (racy reads of the arenas, and g_bg_work_gen, which every waker bumps).
+ * Whoever creates work stores it, bumps the generation, fences and reads
+ * g_bg_idle: either the thread sees the work, or the waker sees the flag and
+ * posts the semaphore the thread sleeps on. A post before the wait is not
+ * lost (a semaphore counts), and sem_post is async-signal-safe: a free() in
+ * a signal handler may wake the thread. g_bg_mu only serialises starting and
+ * stopping. */
 #include "background.h"
 #include "arena.h"
 #include "atomic.h"
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/single_threaded.h>
@@ -25,16 +28,17 @@
 
 enum { BG_OFF = 0, BG_RUNNING = 1 };
 
-uint64_t g_bg_epoch ALIGNED(CACHELINE);
 bool g_opt_background_thread = true;
+uint64_t g_bg_epoch ALIGNED(CACHELINE);
 uint32_t g_bg_state;                  /* BG_*: written under g_bg_mu [atomic] */
 static uint32_t g_bg_idle;            /* sleeping without a timeout [atomic, seq_cst] */
-static uint32_t g_bg_failed;          /* pthread_create failed: only a ctl write retries [g_bg_mu] */
-static uint64_t g_bg_work_gen;        /* bumped by remote buffers that fill [atomic] */
+static uint32_t g_bg_failed;          /* pthread_create failed: only a ctl write retries [atomic] */
+static uint64_t g_bg_work_gen;        /* bumped by every waker [atomic, seq_cst] */
 static uint64_t g_bg_nruns;           /* [atomic] */
 static pthread_mutex_t g_bg_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_bg_cv;        /* CLOCK_MONOTONIC [g_bg_mu] */
-static bool g_bg_cv_ready;            /* [g_bg_mu] */
+static pthread_cond_t g_bg_cv;        /* state changes (a stop waits for it) [g_bg_mu] */
+static sem_t g_bg_sem;                /* the thread sleeps on it */
+static bool g_bg_sync_ready;          /* g_bg_cv and g_bg_sem initialised [g_bg_mu] */
 
 #define BG_STACK      (256 * KiB)
 #define BG_IDLE_NS    (60ull * 1000000000u) /* backstop: a lost wake-up costs at most this */
@@ -42,16 +46,13 @@ static bool g_bg_cv_ready;            /* [g_bg_mu] */
 #define BG_MAX_NS     (250ull * 1000000u)
 
 /* g_bg_mu held. */
-static void cv_ensure(void)
+static void sync_ensure(void)
 {
-	if (g_bg_cv_ready)
+	if (g_bg_sync_ready)
 		return;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&g_bg_cv, &attr);
-	pthread_condattr_destroy(&attr);
-	g_bg_cv_ready = true;
+	pthread_cond_init(&g_bg_cv, NULL);
+	sem_init(&g_bg_sem, 0, 0);
+	g_bg_sync_ready = true;
 }
 
 /* The period while there is work: an eighth of the decay delay, within
@@ -103,6 +104,7 @@ static bool bg_run(void)
 	return pending || rs.pending;
 }
 
+/* Sleeps ns, or until a post; then takes the posts that piled up. */
 static void bg_wait(uint64_t ns)
 {
 	struct timespec ts;
@@ -110,30 +112,34 @@ static void bg_wait(uint64_t ns)
 	uint64_t t = (uint64_t)ts.tv_nsec + ns;
 	ts.tv_sec += (time_t)(t / 1000000000u);
 	ts.tv_nsec = (long)(t % 1000000000u);
-	pthread_cond_timedwait(&g_bg_cv, &g_bg_mu, &ts);
+	while (sem_clockwait(&g_bg_sem, CLOCK_MONOTONIC, &ts) != 0 && errno == EINTR)
+		;
+	while (sem_trywait(&g_bg_sem) == 0)
+		;
 }
 
 static void *bg_main(void *arg)
 {
 	prctl(PR_SET_NAME, "hakmem-bg", 0, 0, 0);
-	pthread_mutex_lock(&g_bg_mu);
-	while (atomic_load_relaxed(&g_conf.background_thread)) {
-		pthread_mutex_unlock(&g_bg_mu);
-		uint64_t gen = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST);
-		bool pending = bg_run();
+	for (;;) {
+		while (atomic_load_relaxed(&g_conf.background_thread)) {
+			uint64_t gen = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST);
+			if (bg_run()) {
+				bg_wait(bg_period());
+				continue;
+			}
+			__atomic_store_n(&g_bg_idle, 1, __ATOMIC_SEQ_CST);
+			bool work = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST) != gen ||
+			            arenas_pending();
+			bg_wait(work ? bg_period() : BG_IDLE_NS);
+			__atomic_store_n(&g_bg_idle, 0, __ATOMIC_RELAXED);
+		}
 		pthread_mutex_lock(&g_bg_mu);
+		/* A true written since the loop saw false keeps it running: the
+		 * writer found it running and started none. */
 		if (!atomic_load_relaxed(&g_conf.background_thread))
 			break;
-		if (pending) {
-			bg_wait(bg_period());
-			continue;
-		}
-		__atomic_store_n(&g_bg_idle, 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST) != gen || arenas_pending())
-			bg_wait(bg_period());
-		else
-			bg_wait(BG_IDLE_NS);
-		__atomic_store_n(&g_bg_idle, 0, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&g_bg_mu);
 	}
 	atomic_store_relaxed(&g_bg_state, BG_OFF);
 	pthread_cond_broadcast(&g_bg_cv); /* background_set(false) waits for this */
@@ -149,8 +155,8 @@ static int bg_start(void)
 		pthread_mutex_unlock(&g_bg_mu);
 		return 0;
 	}
-	cv_ensure();
-	atomic_store_relaxed(&g_bg_state, BG_RUNNING);
+	sync_ensure();
+	atomic_store_release(&g_bg_state, BG_RUNNING); /* after sync_ensure: wakers post */
 	/* The thread inherits our mask: none of the program's signals may be
 	 * delivered to it. */
 	sigset_t all, old;
@@ -171,7 +177,7 @@ static int bg_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err != 0) {
 		atomic_store_relaxed(&g_bg_state, BG_OFF);
-		g_bg_failed = 1;
+		atomic_store_relaxed(&g_bg_failed, 1);
 	}
 	pthread_mutex_unlock(&g_bg_mu);
 	return err;
@@ -188,13 +194,10 @@ void background_poke(void)
 
 void background_wake_slow(void)
 {
-	atomic_add_relaxed(&g_bg_work_gen, 1);
+	__atomic_add_fetch(&g_bg_work_gen, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&g_bg_idle, __ATOMIC_RELAXED) == 0)
-		return;
-	pthread_mutex_lock(&g_bg_mu);
-	pthread_cond_signal(&g_bg_cv);
-	pthread_mutex_unlock(&g_bg_mu);
+	if (__atomic_load_n(&g_bg_idle, __ATOMIC_SEQ_CST) != 0)
+		sem_post(&g_bg_sem);
 }
 
 int background_set(bool on)
@@ -203,15 +206,13 @@ int background_set(bool on)
 	if (!hakmem_ready())
 		return 0; /* the conf string: the start rule applies later */
 	if (on) {
-		pthread_mutex_lock(&g_bg_mu);
-		g_bg_failed = 0;
-		pthread_mutex_unlock(&g_bg_mu);
+		atomic_store_relaxed(&g_bg_failed, 0);
 		return bg_start() == 0 ? 0 : EAGAIN;
 	}
 	pthread_mutex_lock(&g_bg_mu);
-	if (g_bg_cv_ready)
-		pthread_cond_broadcast(&g_bg_cv);
-	/* A true written meanwhile keeps it running. */
+	if (g_bg_sync_ready)
+		sem_post(&g_bg_sem);
+	/* Until it has ended; a true written meanwhile keeps it running. */
 	while (atomic_load_relaxed(&g_bg_state) != BG_OFF &&
 	       !atomic_load_relaxed(&g_conf.background_thread))
 		pthread_cond_wait(&g_bg_cv, &g_bg_mu);
@@ -232,8 +233,10 @@ uint64_t background_nruns(void)
 void background_postfork_child(void)
 {
 	pthread_mutex_init(&g_bg_mu, NULL);
-	g_bg_cv_ready = false;
+	if (g_bg_sync_ready)
+		sem_init(&g_bg_sem, 0, 0); /* the parent's thread waited on it */
+	g_bg_sync_ready = false;
 	atomic_store_relaxed(&g_bg_state, BG_OFF);
 	atomic_store_relaxed(&g_bg_idle, 0);
-	g_bg_failed = 0;
+	atomic_store_relaxed(&g_bg_failed, 0);
 }

@@ -41,11 +41,11 @@ void background_poke(void);
 
 /* Something may now need the background thread (an arena holds memory to
  * decay, a remote buffer filled): wakes it if it sleeps without a timeout.
- * Any lock but the background thread's may be held. */
+ * Any lock may be held; async-signal-safe (a fence and sem_post). */
 static inline void background_note(void)
 {
 	extern void background_wake_slow(void);
-	if (__atomic_load_n(&g_bg_state, __ATOMIC_RELAXED) != 0)
+	if (__atomic_load_n(&g_bg_state, __ATOMIC_ACQUIRE) != 0)
 		background_wake_slow();
 }
 
