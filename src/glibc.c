@@ -62,9 +62,7 @@ EXPORT int malloc_info(int options, FILE *fp)
 EXPORT int malloc_trim(size_t pad)
 {
 	(void)pad;
-	tcache_flush_all();
-	thread_reap();
-	return arenas_purge() != 0;
+	return tcache_trim() != 0;
 }
 
 /* What maps onto a ctl key is honoured; the rest tunes glibc's own

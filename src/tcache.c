@@ -326,6 +326,21 @@ static tcache_t *tcache_self(void)
 	return tc;
 }
 
+static void remote_send_each(void *ctx, tcache_t *tc)
+{
+	tcache_remote_flush_stale(tc, UINT64_MAX);
+}
+
+uint64_t tcache_trim(void)
+{
+	tcache_flush_all();
+	thread_reap();
+	/* Every thread's foreign blocks go home first: the slabs they held
+	 * may empty. A buffer whose owner is at it right now is left. */
+	thread_foreach(remote_send_each, NULL);
+	return arenas_purge();
+}
+
 void tcache_flush_all(void)
 {
 	tcache_t *tc = tcache_cur;

@@ -126,6 +126,11 @@ void tcache_drain_all(tcache_t *tc);
  * period) and its lock is free. Whether blocks are left waiting. */
 bool tcache_remote_flush_stale(tcache_t *tc, uint64_t epoch);
 
+/* arenas.purge and malloc_trim: flushes the calling thread's cache, reaps
+ * dead threads, sends every thread's remote buffer home, and purges every
+ * arena. The bytes given back. */
+uint64_t tcache_trim(void);
+
 /* Flushes every bin and the remote buffer of the calling thread. */
 void tcache_flush_all(void);
 

@@ -22,7 +22,9 @@
  *                      the slabs go back; the purged blocks serve again.
  *   remote_idle        a consumer frees the last live block of many slabs of
  *                      another arena and blocks: its remote buffer reaches
- *                      the owner (curregs back where it was, the slabs released).
+ *                      the owner (curregs back where it was, the slabs released);
+ *                      without the thread, arenas.purge from another thread
+ *                      sends it home.
  *   idle_cache         a thread fills its cache, idles decay_ms, then makes
  *                      one slow-path call: it gives the blocks back.
  *   decay_zero         decay_ms=0: freed memory is gone as free() returns.
@@ -441,12 +443,16 @@ static void arena0_usage(const struct remote_case *rc, size_t *regs, size_t *sla
 	}
 }
 
+/* arg NULL: the background thread sends the buffer home; non-NULL: no
+ * background thread, arenas.purge from another thread does. */
 static int c_remote_idle(void *arg)
 {
 	static struct remote_case rc;
 	if (pipe(g_pipe) != 0)
 		return 4;
 	set_decay(DECAY_MS);
+	if (arg != NULL)
+		set_bool("background_thread", false);
 	bind_arena(1); /* this thread's blocks (pthread_create's) stay out of arena 0 */
 	for (int c = class_of(RC_FIRST); c >= 0 && rc.ncls < 64; c++) {
 		char key[64];
@@ -473,6 +479,24 @@ static int c_remote_idle(void *arg)
 	    regs - base, slabs, rc.ncls);
 	if (regs == base)
 		child_fail("no block waited in the consumer's remote buffer: the case tests nothing");
+	if (arg != NULL) {
+		sleep_ms(DECAY_MS + 100);
+		arena0_usage(&rc, &regs, &slabs);
+		if (regs == base)
+			child_fail("without a background thread the buffer went home by itself");
+		hakmem_ctl("arenas.purge", NULL, NULL, NULL, 0);
+		arena0_usage(&rc, &regs, &slabs);
+		if (regs != base)
+			child_fail("arenas.purge left %zu blocks in the idle consumer's remote buffer",
+			           regs - base);
+		else
+			say("arenas.purge sent the idle consumer's remote buffer home; %zu slabs left",
+			    slabs);
+		ssize_t w = write(g_pipe[1], "x", 1);
+		(void)w;
+		join(t);
+		return child_status();
+	}
 	uint64_t t0 = now_ns();
 	while (regs != base && now_ns() - t0 < (uint64_t)DEADLINE_MS * 1000000u) {
 		sleep_ms(20);
@@ -506,6 +530,8 @@ static void test_remote_idle(void)
 	child_t r;
 	run_child(&r, 30, c_remote_idle, NULL);
 	check("remote frees of an idle consumer", &r);
+	run_child(&r, 30, c_remote_idle, (void *)1);
+	check("remote frees of an idle consumer, arenas.purge without the background thread", &r);
 }
 
 /* ---- idle_cache ---- */
