@@ -81,10 +81,10 @@ BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
 	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/smoke-rss_timeline.sh \
-	bench/selftest-run.sh bench/selftest-rss_timeline.sh
+	bench/selftest-run.sh bench/selftest-rss_timeline.sh bench/selftest-programs.sh
 TESTS += $(BENCH_SMOKE_TESTS)
-EXTRA_DIST += bench/README.md bench/run.py bench/rss_timeline.py bench/smoke.sh \
-	$(BENCH_SMOKE_TESTS)
+EXTRA_DIST += bench/README.md bench/run.py bench/rss_timeline.py bench/programs.py \
+	bench/smoke.sh $(BENCH_SMOKE_TESTS)
 
 # make bench: every workload under hakmem, glibc, jemalloc, mimalloc and
 # tcmalloc, interleaved, BENCH_ROUNDS rounds (default 5), plus
@@ -109,4 +109,14 @@ bench-rss: all
 	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
 	"$$py" $(abs_top_srcdir)/bench/rss_timeline.py --builddir '$(abs_top_builddir)' \
 	--out '$(BENCH_OUT)' $(BENCH_RSS_ARGS)
+# make bench-programs: real programs (python3 twice, perl, sqlite3, gcc,
+# redis-server when installed) under each allocator, interleaved, 3 rounds
+# (about 6 minutes; BENCH_ROUNDS=N); BENCH_OUT/programs.{json,md,svg}.
+# BENCH_PROGRAMS_ARGS passes more options to bench/programs.py, e.g.
+# BENCH_PROGRAMS_ARGS='--quick' or '--only redis'.
+.PHONY: bench-programs
+bench-programs: all
+	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
+	"$$py" $(abs_top_srcdir)/bench/programs.py --builddir '$(abs_top_builddir)' \
+	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(BENCH_PROGRAMS_ARGS)
 include bench/numa.mk
