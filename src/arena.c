@@ -281,11 +281,58 @@ static bool arena_grow_partial(arena_t *a)
 	return false;
 }
 
+static arena_t *arena_slab_release(slab_t *s, uint64_t since);
+static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay);
+
+/* Before arena a maps a new SuperSlab: the free memory it holds resident
+ * for reuse goes back first, so that the heap never grows beside it (the
+ * peak RSS a program sees is its live memory, not that plus what it freed a
+ * moment ago). The kept empty slabs of the other bins return their units
+ * to their SuperSlabs, where a slab of any class may take them; cached large
+ * mappings, which no slab can use, are unmapped; and if no unit came free,
+ * the dirty free units go back to the OS. Whether any unit came free. No
+ * lock held. */
+static bool arena_yield_free(arena_t *a, unsigned cls)
+{
+	bool freed = false;
+	for (unsigned c = 0; c < NCLASSES; c++) {
+		bin_t *b = &a->bins[c];
+		if (c == cls || atomic_load_relaxed(&b->empty) == NULL) /* racy peek */
+			continue;
+		lock_acquire(&b->lock);
+		slab_t *s = b->empty;
+		if (s != NULL) {
+			b->empty = NULL;
+			b->curslabs--;
+			arena_slab_release(s, b->empty_since); /* its decay pass runs later */
+			freed = true;
+		}
+		lock_release(&b->lock);
+	}
+	/* Memory freed a moment ago is likely to serve again soon (churn);
+	 * what has waited a decay gap is what the program left behind. */
+	uint64_t now = os_now_ns();
+	int64_t decay = g_conf.decay_ms;
+	if (decay < 0)
+		return freed; /* never: the program said so */
+	uint64_t age = decay_gap((uint64_t)decay * 1000000u);
+	if (atomic_load_relaxed(&a->large_cached_bytes) != 0)
+		large_cache_purge_older(a, now, age);
+	if (!freed) {
+		/* No free run fits: the free units left are holes too short for
+		 * this slab, resident for nothing while the heap grows. */
+		lock_acquire(&a->ss_lock);
+		arena_purge_older_locked(a, now, age);
+		lock_release(&a->ss_lock);
+	}
+	return freed;
+}
+
 /* A slab for class cls (its units free, initialised). No bin lock held. */
 static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 {
 	unsigned n = class_units[cls], idx;
-	bool mapped = false;
+	bool mapped = false, yielded = false;
 	lock_acquire(&a->ss_lock);
 	for (unsigned tries = 0; tries < 2 * SLABS_PER_SS; tries++) {
 		superslab_t *ss = ss_take_units_locked(a, cls, n, &idx);
@@ -299,6 +346,14 @@ static slab_t *arena_slab_alloc(arena_t *a, unsigned cls)
 		if (mapped)
 			break; /* a fresh one could not hold the run: the limit */
 		lock_release(&a->ss_lock);
+		if (!yielded) {
+			yielded = true;
+			bool freed = arena_yield_free(a, cls);
+			lock_acquire(&a->ss_lock);
+			if (freed)
+				continue;
+			lock_release(&a->ss_lock);
+		}
 		uint32_t units;
 		void *mem = superslab_map(&units);
 		if (mem == NULL)
@@ -369,8 +424,10 @@ static void arena_decay_due(arena_t *a)
 	lock_release(&a->ss_lock);
 }
 
-/* ss_lock held. */
-/* Returns the bytes given back to the OS. */
+static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay);
+
+/* The decay pass (all free memory if force). ss_lock held. Returns the
+ * bytes given back to the OS. */
 static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
@@ -378,7 +435,13 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 		atomic_store_relaxed(&a->next_purge, UINT64_MAX);
 		return 0;
 	}
-	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
+	return arena_purge_older_locked(a, now, force || decay < 0 ? 0 : (uint64_t)decay * 1000000u);
+}
+
+/* Gives back the free units (and unmaps the free SuperSlabs) free for
+ * `delay` ns or more; plans the next pass. ss_lock held. */
+static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay)
+{
 	uint64_t next = UINT64_MAX, released = 0;
 	chunk_t **link = &a->ss_all;
 	while (*link) {
@@ -780,9 +843,11 @@ slab_t *arena_validate_block(const void *p)
 	return s;
 }
 
-/* Returns block p to slab s; bin lock held. The arena whose decay pass is
- * due, if the slab went back to its SuperSlab (arena_slab_release). */
-static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool *emptied)
+/* Returns block p to slab s; bin lock held. `paged`: a class of a page or
+ * more (the bin notes when its free pages start to wait). *emptied: the slab
+ * became empty. The arena whose decay pass is due, if a slab went back to
+ * its SuperSlab (arena_slab_release). */
+static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool paged, bool *emptied)
 {
 	long i = slab_block_index(s, p);
 	if (UNLIKELY(i < 0))
@@ -797,7 +862,7 @@ static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool *empt
 	s->nfree++;
 	s->used--;
 	b->curregs--;
-	if (UNLIKELY(b->dirty_since == 0) && s->block_size >= PAGE_SIZE)
+	if (paged && UNLIKELY(b->dirty_since == 0))
 		atomic_store_relaxed(&b->dirty_since, os_now_ns() | 1);
 	if (s->used == 0) {
 		if (s->in_partial)
@@ -832,7 +897,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 		unsigned cls = s0->cls;
 		bin_t *b = &a->bins[cls];
 		arena_t *due = NULL;
-		bool emptied = false;
+		bool emptied = false, paged = class_size[cls] >= PAGE_SIZE;
 		lock_acquire(&b->lock);
 		for (unsigned j = i; j < n; j++) {
 			void *p = blocks[j];
@@ -844,7 +909,7 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			blocks[j] = NULL;
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			arena_t *d = slab_dalloc(a, b, s, p, &emptied);
+			arena_t *d = slab_dalloc(a, b, s, p, paged, &emptied);
 			if (d != NULL)
 				due = d;
 			b->remote_frees += remote;

@@ -5,7 +5,9 @@
  * (racy reads of the arenas, and g_bg_work_gen, which every waker bumps).
  * Whoever creates work stores it, bumps the generation, fences and reads
  * g_bg_idle: either the thread sees the work, or the waker sees the flag and
- * posts the semaphore the thread sleeps on. A post before the wait is not
+ * posts the semaphore the thread sleeps on. Remote buffers, which fill far
+ * more often, skip the fence and the generation: the thread's last look is
+ * a membarrier(2) and a walk over every buffer (background_note_remote). A post before the wait is not
  * lost (a semaphore counts), and sem_post is async-signal-safe: a free() in
  * a signal handler may wake the thread. g_bg_mu only serialises starting and
  * stopping. */
@@ -31,7 +33,7 @@ enum { BG_OFF = 0, BG_RUNNING = 1 };
 bool g_opt_background_thread = true;
 uint64_t g_bg_epoch ALIGNED(CACHELINE);
 uint32_t g_bg_state;                  /* BG_*: written under g_bg_mu [atomic] */
-static uint32_t g_bg_idle;            /* sleeping without a timeout [atomic, seq_cst] */
+uint32_t g_bg_idle;                   /* sleeping without a timeout [atomic, seq_cst] */
 static uint32_t g_bg_failed;          /* pthread_create failed: only a ctl write retries [atomic] */
 static uint64_t g_bg_work_gen;        /* bumped by every waker [atomic, seq_cst] */
 static uint64_t g_bg_nruns;           /* [atomic] */
@@ -72,17 +74,6 @@ static bool arenas_pending(void)
 	return false;
 }
 
-struct remote_scan {
-	uint64_t epoch;
-	bool pending;
-};
-
-static void remote_scan_each(void *ctx, tcache_t *tc)
-{
-	struct remote_scan *rs = ctx;
-	rs->pending |= tcache_remote_flush_stale(tc, rs->epoch);
-}
-
 /* One run: every due decay pass, the remote buffers that waited a whole
  * period, the caches of dead threads. Whether work is left. */
 static bool bg_run(void)
@@ -97,11 +88,10 @@ static bool bg_run(void)
 		pending |= arena_decay_pending(a);
 	}
 	thread_reap();
-	struct remote_scan rs = { atomic_load_relaxed(&g_bg_epoch), false };
-	thread_foreach(remote_scan_each, &rs);
+	pending |= tcache_steal_remotes(atomic_load_relaxed(&g_bg_epoch));
 	atomic_add_relaxed(&g_bg_epoch, 1);
 	atomic_add_relaxed(&g_bg_nruns, 1);
-	return pending || rs.pending;
+	return pending;
 }
 
 /* Sleeps ns, or until a post; then takes the posts that piled up. */
@@ -130,7 +120,7 @@ static void *bg_main(void *arg)
 			}
 			__atomic_store_n(&g_bg_idle, 1, __ATOMIC_SEQ_CST);
 			bool work = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST) != gen ||
-			            arenas_pending();
+			            arenas_pending() || tcache_remote_waiting();
 			bg_wait(work ? bg_period() : BG_IDLE_NS);
 			__atomic_store_n(&g_bg_idle, 0, __ATOMIC_RELAXED);
 		}
@@ -190,6 +180,11 @@ void background_poke(void)
 	    atomic_load_relaxed(&g_bg_failed) || !hakmem_ready())
 		return;
 	bg_start();
+}
+
+void background_post(void)
+{
+	sem_post(&g_bg_sem);
 }
 
 void background_wake_slow(void)

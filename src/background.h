@@ -49,6 +49,19 @@ static inline void background_note(void)
 		background_wake_slow();
 }
 
+/* A thread's remote buffer stopped being empty: wakes the thread if it
+ * sleeps without a timeout. No fence: before it sleeps the thread runs
+ * membarrier(2) and then looks at every remote buffer (tcache_remote_waiting),
+ * so either it sees this buffer or this load sees it idle. */
+static inline void background_note_remote(void)
+{
+	extern uint32_t g_bg_idle;
+	extern void background_post(void);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (UNLIKELY(__atomic_load_n(&g_bg_idle, __ATOMIC_RELAXED) != 0))
+		background_post();
+}
+
 /* ctl: `background_thread` written (true: start now; false: stop and wait
  * for the thread to end). 0, or EAGAIN when no thread could be started. */
 int background_set(bool on);

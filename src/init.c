@@ -19,6 +19,7 @@
 #include "topology.h"
 #include "registry.h"
 #include "thread.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -84,6 +85,7 @@ static void postfork_child(void)
 		return;
 	arenas_reinit_locks();
 	background_postfork_child();
+	tcache_postfork_child();
 	superslab_postfork_child();
 	thread_postfork_child();
 	topology_postfork_child();

@@ -335,13 +335,18 @@ void large_release(chunk_t *c, bool count_free)
 uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
-	uint64_t released = 0;
 	if (decay < 0 && !force)
 		return 0;
 	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
 	/* The next pass is due when the oldest entry left expires; at most one
 	 * pass per 1/8 of the delay. */
 	atomic_store_relaxed(&a->large_next_purge, now + decay_gap(delay));
+	return large_cache_purge_older(a, now, delay);
+}
+
+uint64_t large_cache_purge_older(arena_t *a, uint64_t now, uint64_t age)
+{
+	uint64_t released = 0, delay = age;
 	for (;;) {
 		chunk_t *victim = NULL;
 		lock_acquire(&a->large_lock);

@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 
 #define REMOTE_MAX  64   /* most foreign blocks of a class buffered before a batch
@@ -156,22 +158,60 @@ void tcache_stats_self(tcache_stats_t *st)
 
 /* ---- flush, remote, drain ---- */
 
-/* The remote buffer's lock. The owner's holds are a few stores; the
- * background thread only tries it. */
-static inline void remote_lock(tcache_t *tc)
+/* The steal protocol. The owner pushes to and detaches its remote buffer
+ * with no atomic instruction: it marks itself busy (a plain store), then
+ * reads remote_steal; another thread that wants the buffer sets
+ * remote_steal, then runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+ * which makes every thread of the process execute a full barrier, then
+ * reads remote_busy. Either the owner's busy store was visible before the
+ * barrier (the stealer sees busy and backs off), or the owner's read of
+ * remote_steal came after it (the owner sees the steal and waits until it
+ * is over). One membarrier serves every buffer of a pass. Without
+ * membarrier(2) (kernels before 4.14, seccomp) nobody steals: a buffer then
+ * waits for its owner's next event, as before. */
+static int g_steal_ok; /* 0 unknown, 1 registered, -1 unsupported [atomic] */
+
+#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED
+#define MEMBARRIER_CMD_PRIVATE_EXPEDITED (1 << 3)
+#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
+#endif
+
+static bool steal_supported(void)
 {
-	unsigned spins = 0;
-	while (__atomic_exchange_n(&tc->remote_lock, 1, __ATOMIC_ACQUIRE) != 0)
-		while (atomic_load_relaxed(&tc->remote_lock) != 0)
-			if (++spins % 64 == 0)
-				sched_yield(); /* its holder was preempted */
-			else
-				__builtin_ia32_pause();
+	int ok = atomic_load_relaxed(&g_steal_ok);
+	if (ok == 0) {
+		ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1
+		                                                                               : -1;
+		atomic_store_relaxed(&g_steal_ok, ok);
+	}
+	return ok > 0;
 }
 
-static inline void remote_unlock(tcache_t *tc)
+void tcache_postfork_child(void)
 {
-	__atomic_store_n(&tc->remote_lock, 0, __ATOMIC_RELEASE);
+	atomic_store_relaxed(&g_steal_ok, 0);
+}
+
+/* The owner enters its remote buffer. */
+static inline void remote_enter(tcache_t *tc)
+{
+	for (unsigned spins = 0;; spins++) {
+		__atomic_store_n(&tc->remote_busy, 1, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the barrier is the stealer's membarrier */
+		if (LIKELY(__atomic_load_n(&tc->remote_steal, __ATOMIC_ACQUIRE) == 0))
+			return;
+		__atomic_store_n(&tc->remote_busy, 0, __ATOMIC_RELAXED);
+		while (__atomic_load_n(&tc->remote_steal, __ATOMIC_ACQUIRE) != 0)
+			if (++spins % 64 == 0)
+				sched_yield(); /* the stealer was preempted */
+			else
+				__builtin_ia32_pause();
+	}
+}
+
+static inline void remote_exit(tcache_t *tc)
+{
+	__atomic_store_n(&tc->remote_busy, 0, __ATOMIC_RELEASE);
 }
 
 /* Sends a detached list of n foreign blocks home: arena_dalloc batches
@@ -215,25 +255,81 @@ static void tcache_remote_flush(tcache_t *tc)
 		return;
 	void *heads[NCLASSES];
 	uint16_t counts[NCLASSES];
-	remote_lock(tc);
+	remote_enter(tc);
 	remote_detach_locked(tc, heads, counts);
-	remote_unlock(tc);
+	remote_exit(tc);
 	remote_send_all(heads, counts);
 }
 
-bool tcache_remote_flush_stale(tcache_t *tc, uint64_t epoch)
+#define STEAL_MAX 64 /* buffers one pass takes; the rest wait for the next */
+
+struct steal_pass {
+	uint64_t epoch;
+	bool pending;
+	unsigned n;
+	tcache_t *tc[STEAL_MAX];
+};
+
+/* Registry lock held: marks the buffers to take. */
+static void steal_mark(void *ctx, tcache_t *tc)
 {
+	struct steal_pass *sp = ctx;
 	if (atomic_load_relaxed(&tc->nremote_total) == 0)
-		return false;
-	if (atomic_load_relaxed(&tc->remote_epoch) >= epoch ||
-	    __atomic_exchange_n(&tc->remote_lock, 1, __ATOMIC_ACQUIRE) != 0)
-		return true; /* young, or its owner is at it: next run */
-	void *heads[NCLASSES];
-	uint16_t counts[NCLASSES];
-	remote_detach_locked(tc, heads, counts);
-	remote_unlock(tc);
-	remote_send_all(heads, counts);
-	return false;
+		return;
+	if (atomic_load_relaxed(&tc->remote_epoch) >= sp->epoch || sp->n == STEAL_MAX) {
+		sp->pending = true; /* young, or the next pass */
+		return;
+	}
+	__atomic_store_n(&tc->remote_steal, 1, __ATOMIC_RELAXED);
+	sp->tc[sp->n++] = tc;
+}
+
+static void remote_any(void *ctx, tcache_t *tc)
+{
+	*(bool *)ctx |= atomic_load_relaxed(&tc->nremote_total) != 0;
+}
+
+bool tcache_remote_waiting(void)
+{
+	if (!steal_supported() ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		return false; /* it could not take them anyway */
+	bool any = false;
+	thread_foreach(remote_any, &any);
+	return any;
+}
+
+bool tcache_steal_remotes(uint64_t epoch)
+{
+	if (!steal_supported())
+		return false; /* nothing this thread can do: do not keep it awake */
+	struct steal_pass sp = { .epoch = epoch };
+	thread_registry_lock(); /* the caches stay registered meanwhile */
+	thread_foreach_locked(steal_mark, &sp);
+	if (sp.n != 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		/* Not registered (a fork child of a registered process): again
+		 * at the next pass. */
+		atomic_store_relaxed(&g_steal_ok, 0);
+		for (unsigned i = 0; i < sp.n; i++)
+			__atomic_store_n(&sp.tc[i]->remote_steal, 0, __ATOMIC_RELEASE);
+		thread_registry_unlock();
+		return true;
+	}
+	for (unsigned i = 0; i < sp.n; i++) {
+		tcache_t *tc = sp.tc[i];
+		if (__atomic_load_n(&tc->remote_busy, __ATOMIC_ACQUIRE) != 0) {
+			__atomic_store_n(&tc->remote_steal, 0, __ATOMIC_RELEASE);
+			sp.pending = true; /* its owner is at it: the next pass */
+			continue;
+		}
+		void *heads[NCLASSES];
+		uint16_t counts[NCLASSES];
+		remote_detach_locked(tc, heads, counts);
+		__atomic_store_n(&tc->remote_steal, 0, __ATOMIC_RELEASE);
+		remote_send_all(heads, counts);
+	}
+	thread_registry_unlock();
+	return sp.pending;
 }
 
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
@@ -326,18 +422,13 @@ static tcache_t *tcache_self(void)
 	return tc;
 }
 
-static void remote_send_each(void *ctx, tcache_t *tc)
-{
-	tcache_remote_flush_stale(tc, UINT64_MAX);
-}
-
 uint64_t tcache_trim(void)
 {
 	tcache_flush_all();
 	thread_reap();
 	/* Every thread's foreign blocks go home first: the slabs they held
 	 * may empty. A buffer whose owner is at it right now is left. */
-	thread_foreach(remote_send_each, NULL);
+	tcache_steal_remotes(UINT64_MAX);
 	return arenas_purge();
 }
 
@@ -667,9 +758,9 @@ static void tcache_free_slow_body(void *p, bool undo)
 		return;
 	}
 	tc->nremote_free[c]++;
-	remote_lock(tc);
+	remote_enter(tc);
 	if (UNLIKELY(tc->remote[c] == p)) {
-		remote_unlock(tc);
+		remote_exit(tc);
 		double_free(p);
 	}
 	*(void **)p = tc->remote[c];
@@ -687,11 +778,11 @@ static void tcache_free_slow_body(void *p, bool undo)
 		tc->nremote[c] = 0;
 		atomic_store_relaxed(&tc->nremote_total, tc->nremote_total - n);
 	}
-	remote_unlock(tc);
+	remote_exit(tc);
 	if (batch != NULL) {
 		remote_send(batch, n);
 		tcache_event(tc);
 	} else if (first) {
-		background_note(); /* blocks wait: bounded by the background thread */
+		background_note_remote(); /* blocks wait: bounded by the background thread */
 	}
 }

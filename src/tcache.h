@@ -79,10 +79,9 @@ typedef struct tcache {
 	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
 	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
 	unsigned nremote_total;            /* blocks on all remote lists */
-	uint32_t remote_lock;              /* spin lock of remote[], nremote[], nremote_total
-	                                      and remote_epoch: the owner holds it for a push
-	                                      or a detach, the background thread tries it to
-	                                      send home a buffer that waited (tcache.c) */
+	uint8_t remote_busy;               /* the owner is inside remote[] (plain stores) */
+	uint8_t remote_steal;              /* another thread takes remote[] now; the owner
+	                                      waits (tcache.c: the steal protocol) [atomic] */
 	uint64_t remote_epoch;             /* g_bg_epoch when the buffer stopped being empty */
 	uint64_t drain_ns;                 /* when the last drain ran */
 	uint64_t idle_ns;                  /* a slow-path event this long after it drains
@@ -121,10 +120,20 @@ void tcache_bind(tcache_t *tc, struct arena *a);
 /* Gives back every cached block, remote buffer and slot; merges counters. */
 void tcache_drain_all(tcache_t *tc);
 
-/* By the background thread, registry lock held: sends home tc's remote
- * buffer if it has not been empty since before `epoch` (a whole background
- * period) and its lock is free. Whether blocks are left waiting. */
-bool tcache_remote_flush_stale(tcache_t *tc, uint64_t epoch);
+/* From another thread (the background thread, malloc_trim): sends home
+ * every live thread's remote buffer that has not been empty since before
+ * `epoch` (UINT64_MAX: every one), unless its owner is using it right now.
+ * Whether blocks are left waiting (young buffers, busy owners, or no
+ * membarrier(2) to steal with). */
+bool tcache_steal_remotes(uint64_t epoch);
+
+/* Whether some thread's remote buffer holds blocks, after a membarrier(2):
+ * any buffer that stopped being empty before the call is seen (the
+ * background thread's last look before it sleeps). */
+bool tcache_remote_waiting(void);
+
+/* fork child: membarrier registration is the parent's. */
+void tcache_postfork_child(void);
 
 /* arenas.purge and malloc_trim: flushes the calling thread's cache, reaps
  * dead threads, sends every thread's remote buffer home, and purges every

@@ -25,6 +25,10 @@
  *                      the owner (curregs back where it was, the slabs released);
  *                      without the thread, arenas.purge from another thread
  *                      sends it home.
+ *   steal_stress       consumers free another arena's blocks while a thread
+ *                      calls malloc_trim in a loop (it takes their remote
+ *                      buffers mid-push, the steal protocol): every block
+ *                      comes home once, none is lost.
  *   idle_cache         a thread fills its cache, idles decay_ms, then makes
  *                      one slow-path call: it gives the blocks back.
  *   decay_zero         decay_ms=0: freed memory is gone as free() returns.
@@ -40,6 +44,8 @@
 #include "child.h"
 
 #include <dirent.h>
+#include <malloc.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <sys/types.h>
 
@@ -534,6 +540,103 @@ static void test_remote_idle(void)
 	check("remote frees of an idle consumer, arenas.purge without the background thread", &r);
 }
 
+/* ---- steal_stress ---- */
+
+/* Consumers free blocks of another arena (their remote buffers fill and
+ * empty) while a third thread calls malloc_trim without pause, which takes
+ * every remote buffer it finds (the steal protocol, against owners in the
+ * middle of a push), and the background thread runs every 10 ms. Nothing
+ * may be lost or freed twice: at the end every block is home. */
+#define SS_BLOCKS 20000
+#define SS_ROUNDS 40
+
+static void *g_ss_blocks[2][SS_BLOCKS];
+static int g_ss_stop;
+
+static void *t_ss_consumer(void *arg)
+{
+	void **v = arg;
+	bind_arena(1);
+	for (unsigned i = 0; i < SS_BLOCKS; i++) {
+		free(v[i]);
+		if (i % 64 == 0)
+			sched_yield(); /* let the trimmer in between pushes */
+	}
+	return NULL;
+}
+
+static void *t_ss_trim(void *arg)
+{
+	while (!__atomic_load_n(&g_ss_stop, __ATOMIC_ACQUIRE))
+		malloc_trim(0);
+	return NULL;
+}
+
+static void *t_block_none(void *arg)
+{
+	bind_arena(1);
+	sleep_ms(20);
+	return NULL;
+}
+
+static int c_steal_stress(void *arg)
+{
+	set_decay(10);
+	bind_arena(0);
+	size_t base, regs, slabs;
+	struct remote_case all = { .ncls = 0 };
+	for (int c = class_of(16); c >= 0 && all.ncls < 40; c++) {
+		char key[64];
+		size_t size = 0;
+		snprintf(key, sizeof key, "arenas.class.%d.size", c);
+		if (ctl_get_zu(key, &size) != 0 || size > 4096)
+			break;
+		all.cls[all.ncls++] = c;
+	}
+	/* glibc keeps what it allocates for a thread (its TLS vector) with the
+	 * stacks it caches: warm that cache with as many threads first. */
+	static void *none[1];
+	pthread_t w[3] = { spawn(t_block_none, none), spawn(t_block_none, none),
+	                   spawn(t_block_none, none) };
+	for (unsigned i = 0; i < 3; i++)
+		join(w[i]);
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0); /* as at the end */
+	arena0_usage(&all, &base, &slabs);
+	pthread_t trim = spawn(t_ss_trim, NULL);
+	for (unsigned r = 0; r < SS_ROUNDS; r++) {
+		for (unsigned k = 0; k < 2; k++)
+			for (unsigned i = 0; i < SS_BLOCKS; i++) {
+				size_t size = 16 + (i * 2654435761u) % 4000;
+				g_ss_blocks[k][i] = malloc(size);
+				if (g_ss_blocks[k][i] == NULL)
+					return 4;
+				*(volatile char *)g_ss_blocks[k][i] = 1;
+			}
+		pthread_t a = spawn(t_ss_consumer, g_ss_blocks[0]);
+		pthread_t b = spawn(t_ss_consumer, g_ss_blocks[1]);
+		join(a);
+		join(b);
+	}
+	__atomic_store_n(&g_ss_stop, 1, __ATOMIC_RELEASE);
+	join(trim);
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	arena0_usage(&all, &regs, &slabs);
+	if (regs != base)
+		child_fail("%zd blocks of arena 0 not home after %u rounds of remote frees under "
+		           "malloc_trim", (ssize_t)(regs - base), SS_ROUNDS);
+	else
+		say("%u x 2 x %u remote frees under a malloc_trim loop: every block home",
+		    SS_ROUNDS, SS_BLOCKS);
+	return child_status();
+}
+
+static void test_steal_stress(void)
+{
+	child_t r;
+	run_child(&r, 60, c_steal_stress, NULL);
+	check("remote buffers taken by malloc_trim while their owners push", &r);
+}
+
 /* ---- idle_cache ---- */
 
 static size_t cached_blocks(int cls)
@@ -763,6 +866,7 @@ int main(void)
 	test_run(test_idle_process);
 	test_run(test_partial_pages);
 	test_run(test_remote_idle);
+	test_run(test_steal_stress);
 	test_run(test_idle_cache);
 	test_run(test_decay_zero);
 	test_run(test_decay_never);
