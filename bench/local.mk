@@ -81,9 +81,11 @@ BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
 	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/smoke-rss_timeline.sh \
-	bench/selftest-run.sh bench/selftest-rss_timeline.sh bench/selftest-programs.sh
+	bench/selftest-run.sh bench/selftest-rss_timeline.sh bench/selftest-programs.sh \
+	bench/selftest-glibc_thread.sh
 TESTS += $(BENCH_SMOKE_TESTS)
 EXTRA_DIST += bench/README.md bench/run.py bench/rss_timeline.py bench/programs.py \
+	bench/glibc_thread.py \
 	bench/smoke.sh $(BENCH_SMOKE_TESTS)
 
 # make bench: every workload under hakmem, glibc, jemalloc, mimalloc and
@@ -119,4 +121,15 @@ bench-programs: all
 	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
 	"$$py" $(abs_top_srcdir)/bench/programs.py --builddir '$(abs_top_builddir)' \
 	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(BENCH_PROGRAMS_ARGS)
+# make bench-glibc-thread: glibc's own benchtests/bench-malloc-thread.c (from
+# Debian's glibc-source, extracted and built at run time in a temporary
+# directory) under each allocator and hakmem[tiny.cache_bytes=8192/16384],
+# threads 1,2,4, 5 rounds of 2 s (about 4 minutes);
+# BENCH_OUT/glibc_thread.{json,md}. BENCH_GLIBC_THREAD_ARGS passes more
+# options to bench/glibc_thread.py, e.g. BENCH_GLIBC_THREAD_ARGS='--threads 1,8 --seconds 5'.
+.PHONY: bench-glibc-thread
+bench-glibc-thread: all
+	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
+	"$$py" $(abs_top_srcdir)/bench/glibc_thread.py --builddir '$(abs_top_builddir)' \
+	--out '$(BENCH_OUT)' $(BENCH_GLIBC_THREAD_ARGS)
 include bench/numa.mk
