@@ -56,7 +56,6 @@ run). Exit status: 0, 2 when a run was refused, 1 on a setup error.
 import argparse
 import collections
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -73,15 +72,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 
 
-def load_run_py():
-    """bench/run.py as a module: it only defines things at import time."""
-    spec = importlib.util.spec_from_file_location("bench_run", os.path.join(HERE, "run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-R = load_run_py()
+# bench/run.py: the allocator set-up and checks shared by the runners (it only
+# defines things at import time).
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # nothing written into the source tree
+import run as R  # noqa: E402
 
 BASELINE = R.BASELINE
 TARGET_RSS = 0.95        # hakmem's peak RSS, geometric mean of the ratios to mimalloc

@@ -28,7 +28,6 @@ bench/run.py's (imported, not run). Exit status: 0, 2 when a run was refused,
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -41,15 +40,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(HERE)
 
 
-def load_run_py():
-    """bench/run.py as a module: it only defines things at import time."""
-    spec = importlib.util.spec_from_file_location("bench_run", os.path.join(HERE, "run.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-R = load_run_py()
+# bench/run.py: the allocator set-up and checks shared by the runners (it only
+# defines things at import time).
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # nothing written into the source tree
+import run as R  # noqa: E402
 
 PROGRAM = "rss_timeline"
 # the points the report compares: (result key, live key, label)

@@ -282,7 +282,7 @@ static bool arena_grow_partial(arena_t *a)
 }
 
 static arena_t *arena_slab_release(slab_t *s, uint64_t since);
-static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay);
+static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force);
 
 /* Before arena a maps a new SuperSlab: the free memory it holds resident
  * for reuse goes back first, so that the heap never grows beside it (the
@@ -290,8 +290,9 @@ static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t dela
  * moment ago). The kept empty slabs of the other bins return their units
  * to their SuperSlabs, where a slab of any class may take them; cached large
  * mappings, which no slab can use, are unmapped; and if no unit came free,
- * the dirty free units go back to the OS. Whether any unit came free. No
- * lock held. */
+ * the dirty free units (too short a run for this slab) go back to the OS.
+ * Nothing goes back under decay_ms=-1. Whether any unit came free. No lock
+ * held. */
 static bool arena_yield_free(arena_t *a, unsigned cls)
 {
 	bool freed = false;
@@ -309,20 +310,16 @@ static bool arena_yield_free(arena_t *a, unsigned cls)
 		}
 		lock_release(&b->lock);
 	}
-	/* Memory freed a moment ago is likely to serve again soon (churn);
-	 * what has waited a decay gap is what the program left behind. */
-	uint64_t now = os_now_ns();
-	int64_t decay = g_conf.decay_ms;
-	if (decay < 0)
+	if (g_conf.decay_ms < 0)
 		return freed; /* never: the program said so */
-	uint64_t age = decay_gap((uint64_t)decay * 1000000u);
+	uint64_t now = os_now_ns();
 	if (atomic_load_relaxed(&a->large_cached_bytes) != 0)
-		large_cache_purge_older(a, now, age);
+		large_cache_purge(a, now, true);
 	if (!freed) {
 		/* No free run fits: the free units left are holes too short for
 		 * this slab, resident for nothing while the heap grows. */
 		lock_acquire(&a->ss_lock);
-		arena_purge_older_locked(a, now, age);
+		arena_purge_locked(a, now, true);
 		lock_release(&a->ss_lock);
 	}
 	return freed;
@@ -424,10 +421,8 @@ static void arena_decay_due(arena_t *a)
 	lock_release(&a->ss_lock);
 }
 
-static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay);
-
-/* The decay pass (all free memory if force). ss_lock held. Returns the
- * bytes given back to the OS. */
+/* ss_lock held. */
+/* Returns the bytes given back to the OS. */
 static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 {
 	int64_t decay = g_conf.decay_ms;
@@ -435,13 +430,7 @@ static uint64_t arena_purge_locked(arena_t *a, uint64_t now, bool force)
 		atomic_store_relaxed(&a->next_purge, UINT64_MAX);
 		return 0;
 	}
-	return arena_purge_older_locked(a, now, force || decay < 0 ? 0 : (uint64_t)decay * 1000000u);
-}
-
-/* Gives back the free units (and unmaps the free SuperSlabs) free for
- * `delay` ns or more; plans the next pass. ss_lock held. */
-static uint64_t arena_purge_older_locked(arena_t *a, uint64_t now, uint64_t delay)
-{
+	uint64_t delay = force || decay < 0 ? 0 : (uint64_t)decay * 1000000u;
 	uint64_t next = UINT64_MAX, released = 0;
 	chunk_t **link = &a->ss_all;
 	while (*link) {

@@ -7,10 +7,10 @@
  * g_bg_idle: either the thread sees the work, or the waker sees the flag and
  * posts the semaphore the thread sleeps on. Remote buffers, which fill far
  * more often, skip the fence and the generation: the thread's last look is
- * a membarrier(2) and a walk over every buffer (background_note_remote). A post before the wait is not
- * lost (a semaphore counts), and sem_post is async-signal-safe: a free() in
- * a signal handler may wake the thread. g_bg_mu only serialises starting and
- * stopping. */
+ * a membarrier(2) and a walk over every buffer (background_note_remote).
+ * A post before the wait is not lost (a semaphore counts), and sem_post is
+ * async-signal-safe: a free() in a signal handler may wake the thread.
+ * g_bg_mu only serialises starting and stopping. */
 #include "background.h"
 #include "arena.h"
 #include "atomic.h"

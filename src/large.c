@@ -341,12 +341,7 @@ uint64_t large_cache_purge(arena_t *a, uint64_t now, bool force)
 	/* The next pass is due when the oldest entry left expires; at most one
 	 * pass per 1/8 of the delay. */
 	atomic_store_relaxed(&a->large_next_purge, now + decay_gap(delay));
-	return large_cache_purge_older(a, now, delay);
-}
-
-uint64_t large_cache_purge_older(arena_t *a, uint64_t now, uint64_t age)
-{
-	uint64_t released = 0, delay = age;
+	uint64_t released = 0;
 	for (;;) {
 		chunk_t *victim = NULL;
 		lock_acquire(&a->large_lock);

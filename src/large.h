@@ -53,9 +53,6 @@ void large_count(struct arena *a, uint64_t nmalloc, uint64_t nfree);
 
 /* Unmaps cached mappings older than decay_ms (all if force); the bytes. */
 uint64_t large_cache_purge(struct arena *a, uint64_t now, bool force);
-/* Unmaps the cached mappings of a freed `age` ns or more before `now`; the
- * bytes given back. */
-uint64_t large_cache_purge_older(struct arena *a, uint64_t now, uint64_t age);
 
 #define LARGE_HDR 128
 

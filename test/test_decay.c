@@ -65,6 +65,14 @@ static void check(const char *what, const child_t *r)
 		child_dump(what, r);
 }
 
+/* Runs fn(arg) in a child under a watchdog of `timeout` seconds. */
+static void run_case(const char *what, child_fn fn, void *arg, unsigned timeout)
+{
+	child_t r;
+	run_child(&r, timeout, fn, arg);
+	check(what, &r);
+}
+
 static long rss_kb(void)
 {
 	char buf[4096];
@@ -205,9 +213,7 @@ static int c_steady(void *arg)
 
 static void test_steady_traffic(void)
 {
-	child_t r;
-	run_child(&r, 30, c_steady, NULL);
-	check("256 MiB freed, then steady traffic", &r);
+	run_case("256 MiB freed, then steady traffic", c_steady, NULL, 30);
 }
 
 /* ---- idle_arena ---- */
@@ -219,6 +225,14 @@ static void block_on_pipe(void)
 	char c;
 	while (read(g_pipe[0], &c, 1) < 0 && errno == EINTR)
 		;
+}
+
+/* Lets the thread that blocks on the pipe go, and joins it. */
+static void unblock(pthread_t t)
+{
+	ssize_t w = write(g_pipe[1], "x", 1);
+	(void)w;
+	join(t);
 }
 
 static void *t_burst_then_block(void *arg)
@@ -255,17 +269,13 @@ static int c_idle_arena(void *arg)
 	                arena1_traffic);
 	if (bg_threads() != 0)
 		child_fail("background_thread=false, yet a background thread runs");
-	ssize_t w = write(g_pipe[1], "x", 1);
-	(void)w;
-	join(t);
+	unblock(t);
 	return child_status();
 }
 
 static void test_idle_arena(void)
 {
-	child_t r;
-	run_child(&r, 30, c_idle_arena, NULL);
-	check("burst in arena 0, work in arena 1", &r);
+	run_case("burst in arena 0, work in arena 1", c_idle_arena, NULL, 30);
 }
 
 /* ---- idle_process ---- */
@@ -299,17 +309,13 @@ static int c_idle_process(void *arg)
 		child_fail("no background thread in a two-thread process");
 	if (ctl_get_zu("stats.background_thread.num_runs", &runs) != 0 || runs == 0)
 		child_fail("stats.background_thread.num_runs: %zu", runs);
-	ssize_t w = write(g_pipe[1], "x", 1);
-	(void)w;
-	join(t);
+	unblock(t);
 	return child_status();
 }
 
 static void test_idle_process(void)
 {
-	child_t r;
-	run_child(&r, 30, c_idle_process, NULL);
-	check("an idle two-thread process after a 200 MiB burst", &r);
+	run_case("an idle two-thread process after a 200 MiB burst", c_idle_process, NULL, 30);
 }
 
 /* ---- partial_pages ---- */
@@ -351,17 +357,13 @@ static int c_partial_pages(void *arg)
 	for (size_t i = 0; i < n16; i++)
 		free(v16[i]);
 	free(v16);
-	ssize_t w = write(g_pipe[1], "x", 1);
-	(void)w;
-	join(t);
+	unblock(t);
 	return child_status();
 }
 
 static void test_partial_pages(void)
 {
-	child_t r;
-	run_child(&r, 30, c_partial_pages, NULL);
-	check("free pages inside partly used slabs", &r);
+	run_case("free pages inside partly used slabs", c_partial_pages, NULL, 30);
 }
 
 /* ---- remote_idle ---- */
@@ -498,9 +500,7 @@ static int c_remote_idle(void *arg)
 		else
 			say("arenas.purge sent the idle consumer's remote buffer home; %zu slabs left",
 			    slabs);
-		ssize_t w = write(g_pipe[1], "x", 1);
-		(void)w;
-		join(t);
+		unblock(t);
 		return child_status();
 	}
 	uint64_t t0 = now_ns();
@@ -525,19 +525,15 @@ static int c_remote_idle(void *arg)
 	else
 		say("the remote buffer reached arena 0 in %" PRIu64 " ms; %zu slabs left",
 		    (now_ns() - t0) / 1000000u, slabs);
-	ssize_t w = write(g_pipe[1], "x", 1);
-	(void)w;
-	join(t);
+	unblock(t);
 	return child_status();
 }
 
 static void test_remote_idle(void)
 {
-	child_t r;
-	run_child(&r, 30, c_remote_idle, NULL);
-	check("remote frees of an idle consumer", &r);
-	run_child(&r, 30, c_remote_idle, (void *)1);
-	check("remote frees of an idle consumer, arenas.purge without the background thread", &r);
+	run_case("remote frees of an idle consumer", c_remote_idle, NULL, 30);
+	run_case("remote frees of an idle consumer, arenas.purge without the background thread",
+	         c_remote_idle, (void *)1, 30);
 }
 
 /* ---- steal_stress ---- */
@@ -632,9 +628,7 @@ static int c_steal_stress(void *arg)
 
 static void test_steal_stress(void)
 {
-	child_t r;
-	run_child(&r, 60, c_steal_stress, NULL);
-	check("remote buffers taken by malloc_trim while their owners push", &r);
+	run_case("remote buffers taken by malloc_trim while their owners push", c_steal_stress, NULL, 60);
 }
 
 /* ---- idle_cache ---- */
@@ -684,9 +678,7 @@ static int c_idle_cache(void *arg)
 
 static void test_idle_cache(void)
 {
-	child_t r;
-	run_child(&r, 30, c_idle_cache, NULL);
-	check("an idle thread's cache", &r);
+	run_case("an idle thread's cache", c_idle_cache, NULL, 30);
 }
 
 /* ---- decay_zero ---- */
@@ -715,9 +707,7 @@ static int c_decay_zero(void *arg)
 
 static void test_decay_zero(void)
 {
-	child_t r;
-	run_child(&r, 30, c_decay_zero, NULL);
-	check("decay_ms=0", &r);
+	run_case("decay_ms=0", c_decay_zero, NULL, 30);
 }
 
 /* ---- decay_never ---- */
@@ -768,17 +758,13 @@ static int c_decay_never(void *arg)
 		           base, peak);
 	else
 		say("decay_ms=-1: %ld KiB kept for 1 s; arenas.purge -> %ld KiB", kept, after);
-	ssize_t w = write(g_pipe[1], "x", 1);
-	(void)w;
-	join(t);
+	unblock(t);
 	return child_status();
 }
 
 static void test_decay_never(void)
 {
-	child_t r;
-	run_child(&r, 30, c_decay_never, NULL);
-	check("decay_ms=-1", &r);
+	run_case("decay_ms=-1", c_decay_never, NULL, 30);
 }
 
 /* ---- background_ctl ---- */
@@ -854,9 +840,7 @@ static int c_background_ctl(void *arg)
 
 static void test_background_ctl(void)
 {
-	child_t r;
-	run_child(&r, 20, c_background_ctl, NULL);
-	check("background_thread on and off, fork", &r);
+	run_case("background_thread on and off, fork", c_background_ctl, NULL, 20);
 }
 
 int main(void)
