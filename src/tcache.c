@@ -29,7 +29,61 @@ static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep);
 static void tcache_slot_release(tcache_t *tc);
 static void tcache_remote_flush(tcache_t *tc);
 
-/* ---- tunables ---- */
+/* ---- tunables and capacities ---- */
+
+/* The capacity of a bin of a class above 1 KiB follows what the thread does
+ * with the class (there a bin at its tunables' capacity holds 128 KiB). It
+ * starts at 8 KiB of blocks; it doubles, up to the tunables' capacity, when
+ * two refills or overflows come within two capacities' worth of frees (a
+ * sweep: free a thousand blocks, allocate them again; or a thread that only
+ * allocates); a drain that finds it idle halves it. A class whose count only
+ * wanders (random sizes, a working set that turns over) keeps a small bin,
+ * and so do rare classes. Tiny classes keep their tunables' capacity (their
+ * bins are small, their churn is the fast path's). A capacity the program
+ * wrote for a class (arenas.class.#.fast_cap) is fixed. */
+static bool cap_adapts(unsigned c)
+{
+	return c >= TINY_NCLASSES && g_conf.class_fast_cap[c] == 0;
+}
+
+/* Where a bin starts and shrinks back to: two refills, and no more than
+ * 8 KiB of blocks (at least 2), within the class's capacity. */
+static uint32_t cap_floor(const tcache_t *tc, unsigned c)
+{
+	uint32_t f = 2 * tc->refill[c], kb8 = (uint32_t)(8 * KiB / class_size[c]);
+	if (f > kb8)
+		f = kb8;
+	if (f < 2)
+		f = 2;
+	return f < tc->cap_max[c] ? f : tc->cap_max[c];
+}
+
+/* Sets bin c's capacity, giving back what no longer fits. */
+static void tcache_set_cap(tcache_t *tc, unsigned c, uint32_t cap)
+{
+	tcache_bin_t *b = &tc->bins[c];
+	int64_t cached = (int64_t)tc->cap[c] - b->avail;
+	if (cached > (int64_t)cap) {
+		tcache_bin_flush(tc, c, cap);
+		cached = (int64_t)tc->cap[c] - b->avail;
+	}
+	tc->cap[c] = cap;
+	b->avail = (int32_t)((int64_t)cap - cached);
+}
+
+/* Bin c refilled or overflowed: if the previous such event was fewer than
+ * two capacities' worth of frees ago (a sweep, or a thread that only
+ * allocates the class), the bin doubles. */
+static void tcache_bin_event(tcache_t *tc, unsigned c)
+{
+	uint64_t nfree = tc->bins[c].nfree;
+	if (cap_adapts(c) && tc->cap[c] < tc->cap_max[c] &&
+	    nfree - tc->nfree_at_event[c] < 2 * (uint64_t)tc->cap[c]) {
+		uint32_t cap = 2 * tc->cap[c];
+		tcache_set_cap(tc, c, cap < tc->cap_max[c] ? cap : tc->cap_max[c]);
+	}
+	tc->nfree_at_event[c] = nfree;
+}
 
 static void tcache_apply_conf(tcache_t *tc)
 {
@@ -37,18 +91,19 @@ static void tcache_apply_conf(tcache_t *tc)
 	int64_t d = g_conf.decay_ms;
 	tc->idle_ns = d < 0 ? UINT64_MAX : d < 100 ? 100000000u : (uint64_t)d * 1000000u;
 	for (unsigned c = 0; c < NCLASSES; c++) {
-		tcache_bin_t *b = &tc->bins[c];
-		int64_t cached = (int64_t)tc->cap[c] - b->avail;
-		uint32_t cap = conf_class_cap(c);
-		tc->cap[c] = cap;
+		uint32_t max = conf_class_cap(c);
+		tc->cap_max[c] = max;
 		tc->refill[c] = conf_class_refill(c);
 		/* Capacity 0 (every free checked at once, or a class above 32 KiB
 		 * that is not cached): foreign blocks go home one by one too. */
 		unsigned rb = (unsigned)((64 * KiB) / class_size[c]);
-		tc->remote_batch[c] = (uint16_t)(cap == 0 ? 1 : rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
-		b->avail = (int32_t)((int64_t)cap - cached);
-		if (b->avail < 0)
-			tcache_bin_flush(tc, c, cap);
+		tc->remote_batch[c] = (uint16_t)(max == 0 ? 1 : rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
+		uint32_t cap = tc->cap[c];
+		if (!cap_adapts(c) || cap > max)
+			cap = max;
+		else if (cap < cap_floor(tc, c))
+			cap = cap_floor(tc, c);
+		tcache_set_cap(tc, c, cap);
 	}
 }
 
@@ -390,6 +445,8 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 			int64_t cached = (int64_t)tc->cap[c] - tc->bins[c].avail;
 			if (cached > 0)
 				tcache_bin_flush(tc, c, (unsigned)(cached / 2));
+			if (cap_adapts(c) && tc->cap[c] / 2 >= cap_floor(tc, c))
+				tcache_set_cap(tc, c, tc->cap[c] / 2);
 		}
 		tc->busy[c] = 0;
 	}
@@ -555,7 +612,8 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 	tcache_follow(tc);
 	tcache_merge_class(tc, c);
 	unsigned max = tc->cap[c] ? tc->cap[c] : 1;
-	unsigned got = arena_fill(tc->arena, c, tc->refill[c], max, &head);
+	unsigned want = tc->refill[c] <= max / 2 ? tc->refill[c] : max / 2 ? max / 2 : 1;
+	unsigned got = arena_fill(tc->arena, c, want, max, &head);
 	if (UNLIKELY(got == 0)) {
 		/* Out of memory or address space: what this thread and every
 		 * arena keep free may make room. */
@@ -572,6 +630,7 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 	b->avail -= (int32_t)(got - 1);
 	tc->nfill[c] += got;
 	tc->busy[c] = 1;
+	tcache_bin_event(tc, c);
 	tcache_event(tc);
 	return head;
 }
@@ -744,6 +803,7 @@ static void tcache_free_slow_body(void *p, bool undo)
 			double_free(p);
 		if (b->avail <= 0) {
 			tcache_bin_flush(tc, c, tc->cap[c] / 2);
+			tcache_bin_event(tc, c);
 			tcache_event(tc);
 		}
 		if (b->avail <= 0) { /* capacity 0: straight back to the arena */

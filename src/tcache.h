@@ -58,7 +58,10 @@ typedef struct tcache {
 	uint8_t busy[NCLASSES];            /* refilled or flushed since the last drain */
 	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
 	uint32_t events;                   /* slow-path events since the last drain */
-	uint32_t cap[NCLASSES];            /* capacity; avail = cap - cached */
+	uint32_t cap[NCLASSES];            /* capacity; avail = cap - cached. Follows use,
+	                                      within [cap_floor, cap_max] (tcache.c) */
+	uint32_t cap_max[NCLASSES];        /* the tunables' capacity of the class */
+	uint64_t nfree_at_event[NCLASSES]; /* bins[c].nfree at its last refill or overflow */
 	uint32_t refill[NCLASSES];         /* blocks per refill */
 	uint64_t nfill[NCLASSES];          /* blocks received from arenas */
 	uint64_t nflush[NCLASSES];         /* blocks given back from the bin */
