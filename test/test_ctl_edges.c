@@ -442,6 +442,45 @@ static void test_ctl_ranges(void)
 	free(p);
 }
 
+/* ---- printing the statistics loads nothing ---------------------------------------- */
+
+static void discard(void *opaque, const char *s)
+{
+	(void)opaque;
+	(void)s;
+}
+
+/* In a fresh process: both printers, then whether hwloc (or hakmem's
+ * module for it) is mapped. */
+static int child_print(void)
+{
+	free(malloc(100));
+	hakmem_stats_print(discard, NULL, "J");
+	hakmem_stats_print(discard, NULL, "");
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL)
+		return 3;
+	char line[512];
+	bool hw = false;
+	while (fgets(line, sizeof line, f) != NULL)
+		hw |= strstr(line, "libhwloc") != NULL || strstr(line, "hakmem-topo") != NULL;
+	fclose(f);
+	printf("hwloc mapped=%d\n", hw);
+	return 0;
+}
+
+/* The statistics printer (and opt.stats_print at exit) must not load the
+ * hwloc module: it mapped 1.3 MiB into a small process's peak RSS when
+ * topology.nodes loaded it. */
+static void test_print_loads_no_hwloc(void)
+{
+	char out[4096], err[4096];
+	int rc = run_child("--child-print", NULL, out, sizeof out, err, sizeof err);
+	if (expect_int_eq(rc, 0, "%s", err))
+		expect_true(has_line(out, "hwloc mapped=0"), "printing the statistics loaded hwloc: %s",
+		            out);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct {
@@ -455,6 +494,7 @@ static const struct {
 	T(test_conf_diagnostic_escapes),
 	T(test_conf_long_entry_named),
 	T(test_ctl_ranges),
+	T(test_print_loads_no_hwloc),
 #undef T
 };
 
@@ -465,6 +505,8 @@ int main(int argc, char **argv)
 		return child_main();
 	if (argc > 1 && strcmp(argv[1], "--child-errno") == 0)
 		return child_errno();
+	if (argc > 1 && strcmp(argv[1], "--child-print") == 0)
+		return child_print();
 	unsetenv("HAKMEM_CONF"); /* the children's conf is the test's */
 	for (size_t i = 0; i < sizeof g_tests / sizeof g_tests[0]; i++) {
 		bool run = argc < 2;
