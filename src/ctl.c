@@ -536,6 +536,7 @@ static int get_topo_cpu_node(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 
 static int get_topo_cpu_core(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
+	topology_load(); /* cores are hwloc's: sysfs does not number them across packages */
 	v->i = g_topo.cpu_core[ix[0]];
 	return 0;
 }
@@ -607,7 +608,7 @@ static const ctl_key_t g_keys[] = {
 	{ "topology.nnodes_present", T_UNSIGNED, M_R, "nodes", "NUMA nodes present", get_topo_count, NULL, 2, 0, 0, NOLIM },
 	{ "topology.ncpus_present", T_UNSIGNED, M_R, "cpus", "CPUs present", get_topo_count, NULL, 3, 0, 0, NOLIM },
 	{ "topology.cpu.#.node", T_INT, M_R, "node", "NUMA node of CPU i (-1: absent)", get_topo_cpu_node, NULL, 0, 0, 0, LIM1(lim_cpus) },
-	{ "topology.cpu.#.core", T_INT, M_R, "core", "core of CPU i: hwloc's logical core index, unique across packages (-1: unknown)", get_topo_cpu_core, NULL, 0, 0, 0, LIM1(lim_cpus) },
+	{ "topology.cpu.#.core", T_INT, M_R, "core", "core of CPU i: hwloc's logical core index, unique across packages (-1: unknown; reading it loads the hwloc module)", get_topo_cpu_core, NULL, 0, 0, 0, LIM1(lim_cpus) },
 	{ "topology.hwloc", T_BOOL, M_R, "", "whether the hwloc module is loaded (reading this loads it)", get_topo_hwloc, NULL, 0, 0, 0, NOLIM },
 	{ "thread.node", T_INT, M_R, "node", "NUMA node the calling thread runs on", get_thread_node, NULL, 0, 0, 0, NOLIM },
 	{ "thread.cpu", T_UNSIGNED, M_R, "cpu", "CPU the calling thread runs on", get_thread_cpu, NULL, 0, 0, 0, NOLIM },
