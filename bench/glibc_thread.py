@@ -835,10 +835,7 @@ def self_test():
                        ("refusal listed", "hakmem, 1 thread(s), round 2: made up" in md)]:
         if not good:
             failures.append("report: " + what)
-    for f in failures:
-        print("FAIL: " + f)
-    print("glibc_thread self-test: %d failed" % len(failures))
-    return 1 if failures else 0
+    return R.self_test_verdict("glibc_thread", failures)
 
 
 # ---------------------------------------------------------------- main
@@ -848,13 +845,7 @@ def parse_hakmem_confs(text):
 
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--builddir", default=os.getcwd(),
-                    help="top build directory, holding .libs/libhakmem.so (default: the "
-                    "current directory)")
-    ap.add_argument("--out", default=os.path.join(SRCDIR, "bench", "results"),
-                    help="directory for glibc_thread.{json,md} (default: bench/results in "
-                    "the source tree)")
+    ap = R.runner_parser(__doc__, "glibc_thread.{json,md}", ".libs/libhakmem.so")
     ap.add_argument("--threads", default="1,2,4", help="thread counts (default 1,2,4)")
     ap.add_argument("--seconds", type=int, default=2,
                     help="BENCHMARK_DURATION, whole seconds per run (default 2; glibc's is "

@@ -1177,22 +1177,13 @@ def self_test():
                        ("svg closes", svg.rstrip().endswith("</svg>"))]:
         if not good:
             failures.append("report: " + what)
-    for f in failures:
-        print("FAIL: " + f)
-    print("programs self-test: %d failed" % len(failures))
-    return 1 if failures else 0
+    return R.self_test_verdict("programs", failures)
 
 
 # ---------------------------------------------------------------- main
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--builddir", default=os.getcwd(),
-                    help="top build directory, holding .libs/libhakmem.so (default: the "
-                    "current directory)")
-    ap.add_argument("--out", default=os.path.join(SRCDIR, "bench", "results"),
-                    help="directory for programs.{json,md,svg} (default: bench/results in "
-                    "the source tree)")
+    ap = R.runner_parser(__doc__, "programs.{json,md,svg}", ".libs/libhakmem.so")
     ap.add_argument("--rounds", type=int, help="rounds (default 3; --quick: 1)")
     ap.add_argument("--quick", action="store_true",
                     help="1 round (unless --rounds), about a quarter of the sizes")

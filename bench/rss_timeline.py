@@ -491,22 +491,13 @@ def self_test():
                        ("phase marked", ">small</text>" in svg)]:
         if not good:
             failures.append("report: " + what)
-    for f in failures:
-        print("FAIL: " + f)
-    print("rss_timeline self-test: %d failed" % len(failures))
-    return 1 if failures else 0
+    return R.self_test_verdict("rss_timeline", failures)
 
 
 # ---------------------------------------------------------------- main
 
 def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--builddir", default=os.getcwd(),
-                    help="top build directory, holding bench/rss_timeline and "
-                    ".libs/libhakmem.so (default: the current directory)")
-    ap.add_argument("--out", default=os.path.join(SRCDIR, "bench", "results"),
-                    help="directory for rss_timeline.{json,md,svg} (default: "
-                    "bench/results in the source tree)")
+    ap = R.runner_parser(__doc__, "rss_timeline.{json,md,svg}", "bench/rss_timeline and .libs/libhakmem.so")
     ap.add_argument("--allocators", default=",".join(R.ALLOCATOR_ORDER),
                     help="comma-separated subset of %s" % ",".join(R.ALLOCATOR_ORDER))
     ap.add_argument("--hakmem-lib", help="the hakmem library to preload "

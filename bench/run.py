@@ -1100,6 +1100,28 @@ def render(path):
     return 0
 
 
+def runner_parser(doc, outfiles, holds=".libs/libhakmem.so"):
+    """The argument parser of a runner beside this one (rss_timeline.py,
+    programs.py, glibc_thread.py): its --builddir and --out."""
+    srcdir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--builddir", default=os.getcwd(),
+                    help="top build directory, holding %s (default: the current directory)"
+                    % holds)
+    ap.add_argument("--out", default=os.path.join(srcdir, "bench", "results"),
+                    help="directory for %s (default: bench/results in the source tree)"
+                    % outfiles)
+    return ap
+
+
+def self_test_verdict(name, failures):
+    """Prints a runner's self-test failures and verdict; its exit status."""
+    for f in failures:
+        print("FAIL: " + f)
+    print("%s self-test: %d failed" % (name, len(failures)))
+    return 1 if failures else 0
+
+
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     srcdir = os.path.dirname(here)
