@@ -35,6 +35,8 @@
  *   decay_never        decay_ms=-1: nothing returns by itself, even with the
  *                      background thread; arenas.purge from another thread
  *                      returns it.
+ *   signal_wake        the background thread asleep, a free() in a signal
+ *                      handler caches 32 MiB: it wakes and returns it.
  *   background_ctl     background_thread: none in a single-threaded process,
  *                      true starts it, false stops it (the task list of
  *                      /proc agrees), opt.background_thread, a fork child
@@ -767,6 +769,53 @@ static void test_decay_never(void)
 	run_case("decay_ms=-1", c_decay_never, NULL, 30);
 }
 
+/* ---- signal_wake ---- */
+
+static void *g_sig_block;
+
+static void free_in_handler(int sig)
+{
+	free(g_sig_block); /* a cached large mapping: wakes the sleeping thread */
+	g_sig_block = NULL;
+}
+
+/* The background thread sleeps without a timeout (nothing to do); a free()
+ * in a signal handler gives it work: the wake-up (a semaphore post) works
+ * from there, and the memory returns while the program calls nothing. */
+static int c_signal_wake(void *arg)
+{
+	if (pipe(g_pipe) != 0)
+		return 4;
+	set_decay(DECAY_MS);
+	pthread_t t = spawn(t_block, NULL);
+	free(malloc(8u << 20)); /* starts the thread */
+	size_t r0 = 0, r1 = 0;
+	for (unsigned i = 0; i < 50; i++) { /* until it sleeps for good */
+		ctl_get_zu("stats.background_thread.num_runs", &r0);
+		sleep_ms(300);
+		ctl_get_zu("stats.background_thread.num_runs", &r1);
+		if (r1 == r0)
+			break;
+	}
+	if (r1 != r0 || bg_threads() != 1)
+		child_fail("the background thread never went to sleep (%zu -> %zu runs)", r0, r1);
+	long base = rss_kb();
+	g_sig_block = malloc(32u << 20);
+	memset(g_sig_block, 1, 32u << 20);
+	long peak = rss_kb();
+	signal(SIGUSR1, free_in_handler);
+	raise(SIGUSR1);
+	expect_returned("32 MiB freed in a signal handler, then idle", base, peak, 30 * 1024, NULL);
+	unblock(t);
+	return child_status();
+}
+
+static void test_signal_wake(void)
+{
+	run_case("a free() in a signal handler wakes the background thread", c_signal_wake, NULL,
+	         30);
+}
+
 /* ---- background_ctl ---- */
 
 static unsigned ntasks(void)
@@ -854,6 +903,7 @@ int main(void)
 	test_run(test_idle_cache);
 	test_run(test_decay_zero);
 	test_run(test_decay_never);
+	test_run(test_signal_wake);
 	test_run(test_background_ctl);
 	return test_summary();
 }
