@@ -14,7 +14,9 @@
 ##   test/test_ctl_edges   conf entries with topology-indexed keys, errno kept
 ##                         by hakmem_ctl, number suffixes without digits, conf
 ##                         diagnostics that cannot forge lines and name long
-##                         entries, epoch and thread.arena range errors.
+##                         entries, epoch and thread.arena range errors,
+##                         statistics printing that loads no hwloc,
+##                         background_thread=false in the conf string.
 ##   test/man_render.sh    doc/hakmem.3 renders its words apart (groff; skipped
 ##                         without it).
 
@@ -26,7 +28,7 @@ test_test_lifecycle_LDADD = libhakmem.la -lpthread -ldl
 
 test_test_ctl_edges_SOURCES = test/test_ctl_edges.c test/expect.h
 test_test_ctl_edges_CFLAGS = $(TEST_CFLAGS)
-test_test_ctl_edges_LDADD = libhakmem.la -ldl
+test_test_ctl_edges_LDADD = libhakmem.la -lpthread -ldl
 
 TESTS += test/test_lifecycle test/test_ctl_edges test/man_render.sh
 EXTRA_DIST += test/man_render.sh

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -481,6 +482,54 @@ static void test_print_loads_no_hwloc(void)
 		            out);
 }
 
+/* ---- background_thread from the conf string ---------------------------------------- */
+
+static void *churn_thread(void *arg)
+{
+	for (int r = 0; r < 50; r++) {
+		void *p[2000];
+		for (int i = 0; i < 2000; i++)
+			p[i] = malloc(16 + (size_t)(i % 900));
+		for (int i = 0; i < 2000; i++)
+			free(p[i]);
+	}
+	return NULL;
+}
+
+/* Two threads that churn (enough drains to start the background thread),
+ * then what the keys say. */
+static int child_bg(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, churn_thread, NULL) != 0)
+		return 3;
+	churn_thread(NULL);
+	pthread_join(t, NULL);
+	free(malloc(8u << 20)); /* a large free pokes it too */
+	bool opt = false, on = false;
+	size_t n = 9, sz = sizeof opt;
+	hakmem_ctl("opt.background_thread", &opt, &sz, NULL, 0);
+	hakmem_ctl("background_thread", &on, &sz, NULL, 0);
+	sz = sizeof n;
+	hakmem_ctl("stats.background_thread.num_threads", &n, &sz, NULL, 0);
+	printf("opt=%d on=%d threads=%zu\n", opt, on, n);
+	return 0;
+}
+
+/* background_thread=false in the conf string: no thread however many the
+ * program starts; by default one runs once there are two. */
+static void test_conf_background_thread(void)
+{
+	char out[4096], err[4096];
+	int rc = run_child("--child-bg", "background_thread=false", out, sizeof out, err, sizeof err);
+	if (expect_int_eq(rc, 0, "%s", err))
+		expect_true(has_line(out, "opt=0 on=0 threads=0"),
+		            "HAKMEM_CONF=background_thread=false: %s", out);
+	rc = run_child("--child-bg", NULL, out, sizeof out, err, sizeof err);
+	if (expect_int_eq(rc, 0, "%s", err))
+		expect_true(has_line(out, "opt=1 on=1 threads=1"), "by default: %s", out);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 static const struct {
@@ -495,6 +544,7 @@ static const struct {
 	T(test_conf_long_entry_named),
 	T(test_ctl_ranges),
 	T(test_print_loads_no_hwloc),
+	T(test_conf_background_thread),
 #undef T
 };
 
@@ -507,6 +557,8 @@ int main(int argc, char **argv)
 		return child_errno();
 	if (argc > 1 && strcmp(argv[1], "--child-print") == 0)
 		return child_print();
+	if (argc > 1 && strcmp(argv[1], "--child-bg") == 0)
+		return child_bg();
 	unsetenv("HAKMEM_CONF"); /* the children's conf is the test's */
 	for (size_t i = 0; i < sizeof g_tests / sizeof g_tests[0]; i++) {
 		bool run = argc < 2;
