@@ -285,8 +285,9 @@ static void remote_send(void *p, unsigned left)
 	}
 }
 
-/* Empties tc's remote buffer into heads/counts (every class); lock held. */
-static void remote_detach_locked(tcache_t *tc, void **heads, uint16_t *counts)
+/* Empties tc's remote buffer into heads/counts (every class); the caller
+ * has entered it (the owner) or taken it (the steal protocol). */
+static void remote_detach(tcache_t *tc, void **heads, uint16_t *counts)
 {
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		heads[c] = tc->remote[c];
@@ -311,7 +312,7 @@ static void tcache_remote_flush(tcache_t *tc)
 	void *heads[NCLASSES];
 	uint16_t counts[NCLASSES];
 	remote_enter(tc);
-	remote_detach_locked(tc, heads, counts);
+	remote_detach(tc, heads, counts);
 	remote_exit(tc);
 	remote_send_all(heads, counts);
 }
@@ -379,7 +380,7 @@ bool tcache_steal_remotes(uint64_t epoch)
 		}
 		void *heads[NCLASSES];
 		uint16_t counts[NCLASSES];
-		remote_detach_locked(tc, heads, counts);
+		remote_detach(tc, heads, counts);
 		__atomic_store_n(&tc->remote_steal, 0, __ATOMIC_RELEASE);
 		remote_send_all(heads, counts);
 	}
@@ -612,7 +613,10 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 	tcache_follow(tc);
 	tcache_merge_class(tc, c);
 	unsigned max = tc->cap[c] ? tc->cap[c] : 1;
-	unsigned want = tc->refill[c] <= max / 2 ? tc->refill[c] : max / 2 ? max / 2 : 1;
+	/* A bin that follows use may be smaller than its refill: half of it. */
+	unsigned want = tc->refill[c];
+	if (cap_adapts(c) && want > max / 2)
+		want = max / 2 ? max / 2 : 1;
 	unsigned got = arena_fill(tc->arena, c, want, max, &head);
 	if (UNLIKELY(got == 0)) {
 		/* Out of memory or address space: what this thread and every
@@ -832,7 +836,7 @@ static void tcache_free_slow_body(void *p, bool undo)
 	void *batch = NULL;
 	unsigned n = ++tc->nremote[c];
 	if (n >= tc->remote_batch[c]) {
-		/* Full: detach it, send it outside the lock. */
+		/* Full: detach it, send it once out of the buffer. */
 		batch = p;
 		tc->remote[c] = NULL;
 		tc->nremote[c] = 0;
