@@ -518,6 +518,7 @@ static uint64_t arena_purge_bin_pages(arena_t *a, uint64_t now, bool force)
 /* The due passes of arena a at time now. */
 void arena_decay_run(arena_t *a, uint64_t now)
 {
+	arena_collect(a); /* first: what it gives back may decay now */
 	if (g_conf.decay_ms < 0)
 		return;
 	arena_release_empties(a, now, false);
@@ -572,6 +573,7 @@ void arenas_decay_tick_other(void)
 
 uint64_t arena_purge(arena_t *a, bool force)
 {
+	arena_collect(a);
 	uint64_t now = os_now_ns();
 	arena_release_empties(a, now, force);
 	uint64_t released = arena_purge_bin_pages(a, now, force);
@@ -740,12 +742,109 @@ static uint64_t bin_purge_pages(bin_t *b, uint64_t now, uint64_t delay, bool for
 	return released;
 }
 
+/* ---- remote frees (arena.h: arena_free_remote) ---- */
+
+void arena_remote_announce(slab_t *s)
+{
+	bin_t *b = &s->arena->bins[s->cls];
+	slab_remote_t *r = slab_remote(s);
+	slab_t *top = __atomic_load_n(&b->xslabs, __ATOMIC_RELAXED);
+	do
+		r->xnext = top;
+	while (!__atomic_compare_exchange_n(&b->xslabs, &top, s, true, __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED));
+	if (top == NULL)
+		background_note(); /* an idle owner: the background thread takes them */
+}
+
+static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied);
+
+/* Bin lock held: gives every remote free of b's slabs back to its slab. The
+ * arena whose decay pass is due (a slab went back to its SuperSlab), or
+ * NULL; *emptied: a slab became empty. */
+static arena_t *bin_collect_locked(bin_t *b, unsigned cls, bool *emptied)
+{
+	arena_t *due = NULL;
+	uint64_t n = 0;
+	slab_t *s = __atomic_exchange_n(&b->xslabs, NULL, __ATOMIC_ACQUIRE);
+	while (s != NULL) {
+		slab_remote_t *r = slab_remote(s);
+		/* xnext first: once xfree is empty, the next push may put the slab
+		 * on the list again (the exchange's release keeps the load before). */
+		slab_t *next = r->xnext;
+		void *p = __atomic_exchange_n(&r->xfree, NULL, __ATOMIC_ACQ_REL);
+		while (p != NULL) {
+			void *q = *(void **)p;
+			arena_t *d = slab_dalloc(b, s, p, emptied);
+			if (UNLIKELY(d != NULL))
+				due = d;
+			n++;
+			p = q;
+		}
+		s = next;
+	}
+	b->curregs -= n;
+	b->remote_frees += n;
+	if (n != 0 && class_size[cls] >= PAGE_SIZE && b->dirty_since == 0)
+		atomic_store_relaxed(&b->dirty_since, os_now_ns() | 1);
+	return due;
+}
+
+/* Takes bin (a, cls)'s remote frees, if any, under its lock. */
+static void bin_collect(arena_t *a, unsigned cls)
+{
+	bin_t *b = &a->bins[cls];
+	if (atomic_load_relaxed(&b->xslabs) == NULL)
+		return;
+	bool emptied = false;
+	lock_acquire(&b->lock);
+	arena_t *due = bin_collect_locked(b, cls, &emptied);
+	lock_release(&b->lock);
+	arena_decay_due(due);
+	if (emptied)
+		background_note();
+}
+
+void arena_collect(arena_t *a)
+{
+	for (unsigned c = 0; c < NCLASSES; c++)
+		bin_collect(a, c);
+}
+
+void arenas_collect(void)
+{
+	for (unsigned i = 0; i < g_narenas; i++)
+		if (arena_ready(&g_arenas[i]))
+			arena_collect(&g_arenas[i]);
+}
+
+bool arena_remote_pending(const arena_t *a)
+{
+	for (unsigned c = 0; c < NCLASSES; c++)
+		if (atomic_load_relaxed(&a->bins[c].xslabs) != NULL)
+			return true;
+	return false;
+}
+
+/* After arena_fill's collection of remote frees, its lock released. */
+static inline void fill_done(arena_t *due, bool emptied)
+{
+	if (UNLIKELY(due != NULL))
+		arena_decay_due(due);
+	if (UNLIKELY(emptied))
+		background_note();
+}
+
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head)
 {
 	bin_t *b = &a->bins[cls];
 	void *first = NULL, **tail = &first;
 	unsigned got = 0;
+	arena_t *due = NULL;
+	bool emptied = false;
 	lock_acquire(&b->lock);
+	if (atomic_load_relaxed(&b->xslabs) != NULL)
+		due = bin_collect_locked(b, cls, &emptied);
 	slab_t *whole = b->partial;
 	if (whole != NULL && whole->nfree != 0 && whole->nfree <= max && whole->npurged == 0) {
 		/* The slab's whole free list, untouched: no block is free in the
@@ -762,6 +861,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 		b->nrefills++;
 		lock_release(&b->lock);
 		*head = first;
+		fill_done(due, emptied);
 		return got;
 	}
 	while (got < want) {
@@ -819,6 +919,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 	b->nrefills++;
 	lock_release(&b->lock);
 	*head = first;
+	fill_done(due, emptied);
 	return got;
 }
 
@@ -832,11 +933,10 @@ slab_t *arena_validate_block(const void *p)
 	return s;
 }
 
-/* Returns block p to slab s; bin lock held. `paged`: a class of a page or
- * more (the bin notes when its free pages start to wait). *emptied: the slab
- * became empty. The arena whose decay pass is due, if a slab went back to
- * its SuperSlab (arena_slab_release). */
-static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool paged, bool *emptied)
+/* Returns block p to slab s; bin lock held. The caller counts the block out
+ * of b->curregs. *emptied: the slab became empty. The arena whose decay pass
+ * is due, if a slab went back to its SuperSlab (arena_slab_release). */
+static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 {
 	long i = slab_block_index(s, p);
 	if (UNLIKELY(i < 0))
@@ -849,65 +949,68 @@ static arena_t *slab_dalloc(arena_t *a, bin_t *b, slab_t *s, void *p, bool paged
 	*(void **)p = s->free;
 	s->free = p;
 	s->nfree++;
-	s->used--;
-	b->curregs--;
-	if (paged && UNLIKELY(b->dirty_since == 0))
-		atomic_store_relaxed(&b->dirty_since, os_now_ns() | 1);
-	if (s->used == 0) {
-		if (s->in_partial)
-			bin_partial_remove(b, s);
-		/* Keep the newest empty slab in the bin: reusing it with the same
-		 * layout touches no new pages. The one it replaces goes back to
-		 * its SuperSlab. */
-		slab_t *old = b->empty;
-		uint64_t old_since = b->empty_since;
-		b->empty = s;
-		b->empty_since = os_now_ns();
-		*emptied = true;
-		if (old != NULL) {
-			b->curslabs--;
-			return arena_slab_release(old, old_since);
-		}
-	} else if (!s->in_partial) {
-		bin_partial_push(b, s);
+	if (LIKELY(--s->used != 0)) {
+		if (UNLIKELY(!s->in_partial))
+			bin_partial_push(b, s);
+		return NULL;
 	}
-	return NULL;
+	if (s->in_partial)
+		bin_partial_remove(b, s);
+	/* Keep the newest empty slab in the bin: reusing it with the same
+	 * layout touches no new pages. The one it replaces goes back to its
+	 * SuperSlab. */
+	slab_t *old = b->empty;
+	uint64_t old_since = b->empty_since;
+	b->empty = s;
+	b->empty_since = os_now_ns();
+	*emptied = true;
+	if (old == NULL)
+		return NULL;
+	b->curslabs--;
+	return arena_slab_release(old, old_since);
 }
 
+/* One bin lock per (arena, class) among the blocks: the blocks of the first
+ * block's bin go home in one pass, the others move to the front of the array
+ * for the next pass (normally there is none: a flush or a remote batch holds
+ * one class, mostly of one arena). */
 void arena_dalloc(void **blocks, unsigned n, bool remote)
 {
-	for (unsigned i = 0; i < n; i++) {
-		if (blocks[i] == NULL)
-			continue;
-		slab_t *s0 = ptr_slab_head(blocks[i]);
+	while (n > 0) {
+		slab_t *s0 = ptr_slab_head(blocks[0]);
 		arena_t *a = s0->arena;
 		if (UNLIKELY(a == NULL || s0->state != SLAB_ACTIVE))
-			hm_fatal("double free of %p (its slab is free)", blocks[i]);
-		unsigned cls = s0->cls;
+			hm_fatal("double free of %p (its slab is free)", blocks[0]);
+		unsigned cls = s0->cls, left = 0, done = 0;
 		bin_t *b = &a->bins[cls];
 		arena_t *due = NULL;
-		bool emptied = false, paged = class_size[cls] >= PAGE_SIZE;
+		bool emptied = false;
 		lock_acquire(&b->lock);
-		for (unsigned j = i; j < n; j++) {
+		for (unsigned j = 0; j < n; j++) {
 			void *p = blocks[j];
-			if (p == NULL)
-				continue;
 			slab_t *s = ptr_slab_head(p);
-			if (s->arena != a || s->cls != cls)
+			if (UNLIKELY(s->arena != a || s->cls != cls)) {
+				blocks[left++] = p;
 				continue;
-			blocks[j] = NULL;
+			}
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			arena_t *d = slab_dalloc(a, b, s, p, paged, &emptied);
-			if (d != NULL)
+			arena_t *d = slab_dalloc(b, s, p, &emptied);
+			if (UNLIKELY(d != NULL))
 				due = d;
-			b->remote_frees += remote;
+			done++;
 		}
+		b->curregs -= done;
+		if (remote)
+			b->remote_frees += done;
+		if (class_size[cls] >= PAGE_SIZE && b->dirty_since == 0)
+			atomic_store_relaxed(&b->dirty_since, os_now_ns() | 1);
 		b->nflushes++;
 		lock_release(&b->lock);
 		arena_decay_due(due);
 		if (emptied)
 			background_note(); /* memory to decay: the idle thread wakes */
+		n = left;
 	}
 }
 
@@ -953,6 +1056,28 @@ void arenas_unlock_all(void)
 		for (unsigned c = 0; c < NCLASSES; c++)
 			lock_release(&a->bins[c].lock);
 	lock_release(&g_arenas_init_lock);
+}
+
+void arenas_postfork_child(void)
+{
+	/* All first: a slab's bin may be another arena's than its SuperSlab's
+	 * (arena_slab_steal). */
+	FOR_READY(a)
+		for (unsigned c = 0; c < NCLASSES; c++)
+			a->bins[c].xslabs = NULL;
+	FOR_READY(a) {
+		for (chunk_t *ch = a->ss_all; ch != NULL; ch = ch->ss.all_next) {
+			superslab_t *ss = (superslab_t *)ch;
+			for (unsigned i = 0; i < SLABS_PER_SS; i++) {
+				slab_t *s = &ss->slabs[i];
+				if (s->state != SLAB_ACTIVE || ss->remote[i].xfree == NULL)
+					continue;
+				bin_t *b = &s->arena->bins[s->cls];
+				ss->remote[i].xnext = b->xslabs;
+				b->xslabs = s;
+			}
+		}
+	}
 }
 
 void arenas_reinit_locks(void)

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "lock.h"
+#include "log.h"
 #include "sizeclass.h"
 #include "superslab.h"
 
@@ -33,9 +34,13 @@ typedef struct bin {
 	uint64_t dirty_since; /* classes of a page or more: when a block came back to a
 	                         partial slab after the last page purge, ns; 0: none
 	                         [lock, racy reads] */
-} ALIGNED(128) bin_t;
+	/* Its own line: threads of other arenas write it, without the lock. */
+	slab_t *xslabs ALIGNED(64); /* slabs with remote frees to take, linked through
+	                               slab_remote_t.xnext [atomic: pushed by the
+	                               remote frees, taken whole under the lock] */
+} ALIGNED(64) bin_t;
 
-_Static_assert(sizeof(bin_t) == 128, "a bin is two cache lines");
+_Static_assert(sizeof(bin_t) == 192, "a bin is three cache lines");
 
 typedef struct large_entry {
 	chunk_t *chunk;       /* a cached large mapping; NULL if the slot is empty */
@@ -113,10 +118,45 @@ int arena_node_of(unsigned i);
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head);
 
 /* Gives blocks back to the slabs they came from, whatever their arena, taking
- * each bin's lock once. Detects invalid and double frees (fatal). The array's
- * entries are consumed (set to NULL). `remote`: freed by a thread of another
- * arena (counted in the owner's remote_frees). */
+ * each bin's lock once. Detects invalid and double frees (fatal). The array
+ * is scratch: its contents are undefined afterwards. `remote`: freed by a
+ * thread of another arena (counted in the owner's remote_frees). */
 void arena_dalloc(void **blocks, unsigned n, bool remote);
+
+/* The remote free: block p of slab s (a first unit's slab_t, of an arena
+ * that is not the caller's) goes on the slab's xfree list with one
+ * compare-and-swap, no lock; the push that finds the list empty puts the
+ * slab on its bin's xslabs (arena_remote_announce). The bin takes the blocks
+ * back at its next refill, or within the background thread's period
+ * (arenas_collect). Pre: p is a valid block of s (tcache_free_foreign). An
+ * immediate double free (p already at the head) is fatal here, any other at
+ * collection. */
+void arena_remote_announce(slab_t *s);
+
+FAST_PATH void arena_free_remote(slab_t *s, void *p)
+{
+	slab_remote_t *r = slab_remote(s);
+	void *old = __atomic_load_n(&r->xfree, __ATOMIC_RELAXED);
+	do {
+		if (UNLIKELY(old == p))
+			hm_fatal("double free of %p (block is already free)", p);
+		*(void **)p = old;
+	} while (!__atomic_compare_exchange_n(&r->xfree, &old, p, true, __ATOMIC_RELEASE,
+	                                      __ATOMIC_RELAXED));
+	if (UNLIKELY(old == NULL))
+		arena_remote_announce(s);
+}
+
+/* Takes every bin's remote frees of arena a now (the background thread,
+ * decay ticks, purges); arenas_collect does it for every arena. Whether a
+ * has remote frees waiting (racy: a hint). */
+void arena_collect(arena_t *a);
+void arenas_collect(void);
+bool arena_remote_pending(const arena_t *a);
+
+/* fork child: rebuilds every bin's xslabs from the slabs' xfree lists (a
+ * push the fork cut between its two steps left its slab off the list). */
+void arenas_postfork_child(void);
 
 /* Adds tcache counters into bin (a, cls). */
 void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree);

@@ -5,10 +5,9 @@
  * (racy reads of the arenas, and g_bg_work_gen, which every waker bumps).
  * Whoever creates work stores it, bumps the generation, fences and reads
  * g_bg_idle: either the thread sees the work, or the waker sees the flag and
- * posts the semaphore the thread sleeps on. Remote buffers, which fill far
- * more often, skip the fence and the generation: the thread's last look is
- * a membarrier(2) and a walk over every buffer (background_note_remote).
- * A post before the wait is not lost (a semaphore counts), and sem_post is
+ * posts the semaphore the thread sleeps on. Remote frees are work too: the
+ * push that puts a slab on its bin's list (arena_remote_announce) wakes the
+ * thread the same way, and its last look reads every bin's list. A post before the wait is not lost (a semaphore counts), and sem_post is
  * async-signal-safe: a free() in a signal handler may wake the thread.
  * g_bg_mu only serialises starting and stopping. */
 #include "background.h"
@@ -31,7 +30,6 @@
 enum { BG_OFF = 0, BG_RUNNING = 1 };
 
 bool g_opt_background_thread = true;
-uint64_t g_bg_epoch ALIGNED(CACHELINE);
 uint32_t g_bg_state;                  /* BG_*: written under g_bg_mu [atomic] */
 uint32_t g_bg_idle;                   /* sleeping without a timeout [atomic, seq_cst] */
 static uint32_t g_bg_failed;          /* pthread_create failed: only a ctl write retries [atomic] */
@@ -69,13 +67,14 @@ static uint64_t bg_period(void)
 static bool arenas_pending(void)
 {
 	for (unsigned i = 0; i < g_narenas; i++)
-		if (arena_ready(&g_arenas[i]) && arena_decay_pending(&g_arenas[i]))
+		if (arena_ready(&g_arenas[i]) &&
+		    (arena_decay_pending(&g_arenas[i]) || arena_remote_pending(&g_arenas[i])))
 			return true;
 	return false;
 }
 
-/* One run: every due decay pass, the remote buffers that waited a whole
- * period, the caches of dead threads. Whether work is left. */
+/* One run: every arena's remote frees and due decay passes, the caches of
+ * dead threads. Whether work is left. */
 static bool bg_run(void)
 {
 	uint64_t now = os_now_ns();
@@ -84,12 +83,10 @@ static bool bg_run(void)
 		arena_t *a = &g_arenas[i];
 		if (!arena_ready(a))
 			continue;
-		arena_decay_run(a, now);
+		arena_decay_run(a, now); /* remote frees first */
 		pending |= arena_decay_pending(a);
 	}
 	thread_reap();
-	pending |= tcache_steal_remotes(atomic_load_relaxed(&g_bg_epoch));
-	atomic_add_relaxed(&g_bg_epoch, 1);
 	atomic_add_relaxed(&g_bg_nruns, 1);
 	return pending;
 }
@@ -120,7 +117,7 @@ static void *bg_main(void *arg)
 			}
 			__atomic_store_n(&g_bg_idle, 1, __ATOMIC_SEQ_CST);
 			bool work = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST) != gen ||
-			            arenas_pending() || tcache_remote_waiting();
+			            arenas_pending();
 			bg_wait(work ? bg_period() : BG_IDLE_NS);
 			__atomic_store_n(&g_bg_idle, 0, __ATOMIC_RELAXED);
 		}

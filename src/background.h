@@ -1,12 +1,12 @@
-/* background.h - the background thread: decay and remote-free flushes while
- * the program is idle.
+/* background.h - the background thread: decay and remote frees while the
+ * program is idle.
  *
  * Decay passes otherwise run in allocation slow paths (any thread's drain
  * ticks its own arena and one other), so memory a program frees and then
  * stops touching would stay until its next burst. One thread, started by the
  * allocator, wakes every clamp(decay_ms / 8, 10 ms, 250 ms) while any arena
- * holds memory waiting to decay or any thread holds foreign blocks in its
- * remote buffer, and sleeps without a timeout (a 60 s backstop) otherwise;
+ * holds memory waiting to decay or remote frees its owner has not taken
+ * back (arena.h: arena_free_remote), and sleeps without a timeout (a 60 s backstop) otherwise;
  * the events that create such work wake it (background_note).
  *
  * When it runs (ctl key `background_thread`, default true): once the process
@@ -24,11 +24,6 @@
 
 #include "internal.h"
 
-/* Runs the background thread completed [atomic]: thread caches compare it
- * to drain on their next slow-path event after an idle spell, and remote
- * buffers are stamped with it. */
-extern uint64_t g_bg_epoch;
-
 /* background_thread as the conf string left it (opt.background_thread). */
 extern bool g_opt_background_thread;
 
@@ -40,26 +35,13 @@ extern uint32_t g_bg_state;
 void background_poke(void);
 
 /* Something may now need the background thread (an arena holds memory to
- * decay, a remote buffer filled): wakes it if it sleeps without a timeout.
+ * decay, a slab has remote frees to take): wakes it if it sleeps without a timeout.
  * Any lock may be held; async-signal-safe (a fence and sem_post). */
 static inline void background_note(void)
 {
 	extern void background_wake_slow(void);
 	if (__atomic_load_n(&g_bg_state, __ATOMIC_ACQUIRE) != 0)
 		background_wake_slow();
-}
-
-/* A thread's remote buffer stopped being empty: wakes the thread if it
- * sleeps without a timeout. No fence: before it sleeps the thread runs
- * membarrier(2) and then looks at every remote buffer (tcache_remote_waiting),
- * so either it sees this buffer or this load sees it idle. */
-static inline void background_note_remote(void)
-{
-	extern uint32_t g_bg_idle;
-	extern void background_post(void);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (UNLIKELY(__atomic_load_n(&g_bg_idle, __ATOMIC_RELAXED) != 0))
-		background_post();
 }
 
 /* ctl: `background_thread` written (true: start now; false: stop and wait

@@ -596,7 +596,7 @@ static const ctl_key_t g_keys[] = {
 
 	{ "arenas.narenas", T_UNSIGNED, M_R, "arenas", "number of arenas", get_narenas, NULL, 0, 0, 0, NOLIM },
 	{ "arenas.limit", T_UNSIGNED, M_RW, "arenas", "threads bind only to arenas below this index (the others fold onto them at the thread's next refill); 0: every arena. mallopt(M_ARENA_MAX) writes it", get_conf_u32, set_conf_u32, CONF_OFF(arenas_limit), 0, ARENAS_MAX, NOLIM },
-	{ "arenas.purge", T_VOID, M_W | M_NOCONF, "", "flush the calling thread's cache, send every thread's remote buffer home and return every arena's free memory now", NULL, set_arenas_purge, 0, 0, 0, NOLIM },
+	{ "arenas.purge", T_VOID, M_W | M_NOCONF, "", "flush the calling thread's cache, take every slab's remote frees and return every arena's free memory now", NULL, set_arenas_purge, 0, 0, 0, NOLIM },
 	{ "arena.#.node", T_INT, M_R, "node", "NUMA node of arena i (-1: none)", get_arena_node, NULL, 0, 0, 0, LIM1(lim_narenas) },
 	{ "arena.#.purge", T_VOID, M_W | M_NOCONF, "", "return arena i's free memory to the OS now", NULL, set_arena_purge, 0, 0, 0, LIM1(lim_narenas) },
 

@@ -1,8 +1,9 @@
 /* free.c - the deallocation entry points. The fast path: a pointer inside the
  * SuperSlab window, masked to its SuperSlab and shifted to its slab; if the
  * slab belongs to this thread's arena, the block is not already the head of
- * its bin (the immediate double free) and the bin has room, push. Every other
- * pointer, NULL included, goes to tcache_free_slow, which validates it before
+ * its bin (the immediate double free) and the bin has room, push. A block of
+ * another arena's slab goes to tcache_free_foreign (the remote free); every
+ * other pointer, NULL included, to tcache_free_slow, which validates it before
  * it reads anything through it. */
 #include "internal.h"
 #include "superslab.h"
@@ -28,6 +29,7 @@ FAST_PATH void free_fast(void *p)
 			b->nfree++;
 			return;
 		}
+		return tcache_free_foreign(p);
 	}
 	tcache_free_slow(p, false);
 }

@@ -84,8 +84,8 @@ static void postfork_child(void)
 	if (!g_fork_locked)
 		return;
 	arenas_reinit_locks();
+	arenas_postfork_child();
 	background_postfork_child();
-	tcache_postfork_child();
 	superslab_postfork_child();
 	thread_postfork_child();
 	topology_postfork_child();

@@ -189,6 +189,7 @@ int stats_refresh(snapshot_t *s, bool kernel)
 	}
 	tcache_merge_self();
 	thread_reap(); /* first: a dead thread's cache goes back before the bins are read */
+	arenas_collect(); /* a block freed by another arena's thread counts as free at once */
 	s->bind_failures = __atomic_load_n(&g_bind_failures, __ATOMIC_RELAXED);
 	uint64_t nss = 0, mapped = 0, retained = 0, active = 0, dirty = 0, purged = 0;
 	uint64_t large_alloc = 0, large_nmalloc = 0, large_nfree = 0;

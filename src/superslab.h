@@ -7,6 +7,9 @@
  *   offset 64     slab_t[32] (64 B each) metadata of slab i (the 64 KiB unit i)
  *   offset 2112   free bitmaps, 512 B per unit (1 bit per block: free in slab),
  *                 interleaved by word
+ *   offset 18496  slab_remote_t[32] (64 B each): blocks of slab i freed by
+ *                 threads of other arenas (written by those threads only,
+ *                 never on a line the owner's fast path reads)
  *   offset 32 KiB first block of slab 0; slab i > 0 starts at i * 64 KiB
  *
  * so free() finds a block's slab with two instructions: mask the pointer down
@@ -117,7 +120,23 @@ typedef struct chunk {
 	};
 } chunk_t;
 
+/* The remote frees of one slab (its first unit's entry), the cross-thread
+ * path (arena.h: arena_free_remote): a thread of another arena pushes the
+ * block on `xfree` with one compare-and-swap; the push that finds `xfree`
+ * empty also puts the slab on its bin's `xslabs` list. The owner's bin takes
+ * both lists whole (an exchange each) under its lock and gives the blocks
+ * back to the slab (arena.c: bin_collect). A block on `xfree` still counts
+ * as used: the slab cannot go away under a pusher. */
+typedef struct slab_remote {
+	void *xfree;          /* blocks, linked through their first word [atomic] */
+	struct slab *xnext;   /* next slab on the bin's xslabs: written by the push
+	                         that made xfree non-empty, read by the bin before it
+	                         takes xfree */
+	char pad[48];
+} slab_remote_t;
+
 _Static_assert(sizeof(slab_t) == 64, "slab_t is one cache line");
+_Static_assert(sizeof(slab_remote_t) == 64, "slab_remote_t is one cache line");
 _Static_assert(sizeof(chunk_t) == 64, "chunk_t is one cache line");
 
 #define SS_BITMAP_WORDS  (SLAB_SIZE / 16 / 64)  /* 64 words: one bit per 16 B */
@@ -129,6 +148,7 @@ typedef struct superslab {
 	 * every unit share the header's first page, so a SuperSlab of large
 	 * classes (a few blocks a slab, one word) touches one header page. */
 	uint64_t bitmap[SS_BITMAP_WORDS][SLABS_PER_SS];
+	slab_remote_t remote[SLABS_PER_SS];
 } superslab_t;
 
 #define SS_HEADER_SIZE   sizeof(superslab_t)
@@ -190,6 +210,12 @@ FAST_PATH long slab_block_index(slab_t *s, const void *p)
 	if ((uintptr_t)idx * s->block_size != off)
 		return -1;
 	return (long)idx;
+}
+
+/* The remote-free lists of slab s (a first unit's slab_t). */
+FAST_PATH slab_remote_t *slab_remote(slab_t *s)
+{
+	return &((superslab_t *)ptr_chunk(s))->remote[s->index];
 }
 
 /* Word w of slab s's free bitmap (bit i: block i is free in the slab). */

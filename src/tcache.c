@@ -14,20 +14,15 @@
 #include "topology.h"
 
 #include <errno.h>
-#include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <string.h>
 
-#define REMOTE_MAX  64   /* most foreign blocks of a class buffered before a batch
-                            return (fewer for large classes: 64 KiB of them) */
 #define FLUSH_BATCH 64   /* blocks handed to arena_dalloc at once */
 
 uint64_t g_bypass_nmalloc, g_bypass_nfree;
 
 static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep);
 static void tcache_slot_release(tcache_t *tc);
-static void tcache_remote_flush(tcache_t *tc);
 
 /* ---- tunables and capacities ---- */
 
@@ -94,10 +89,6 @@ static void tcache_apply_conf(tcache_t *tc)
 		uint32_t max = conf_class_cap(c);
 		tc->cap_max[c] = max;
 		tc->refill[c] = conf_class_refill(c);
-		/* Capacity 0 (every free checked at once, or a class above 32 KiB
-		 * that is not cached): foreign blocks go home one by one too. */
-		unsigned rb = (unsigned)((64 * KiB) / class_size[c]);
-		tc->remote_batch[c] = (uint16_t)(max == 0 ? 1 : rb < 4 ? 4 : rb > REMOTE_MAX ? REMOTE_MAX : rb);
 		uint32_t cap = tc->cap[c];
 		if (!cap_adapts(c) || cap > max)
 			cap = max;
@@ -213,181 +204,6 @@ void tcache_stats_self(tcache_stats_t *st)
 
 /* ---- flush, remote, drain ---- */
 
-/* The steal protocol. The owner pushes to and detaches its remote buffer
- * with no atomic instruction: it marks itself busy (a plain store), then
- * reads remote_steal; another thread that wants the buffer sets
- * remote_steal, then runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
- * which makes every thread of the process execute a full barrier, then
- * reads remote_busy. Either the owner's busy store was visible before the
- * barrier (the stealer sees busy and backs off), or the owner's read of
- * remote_steal came after it (the owner sees the steal and waits until it
- * is over). One membarrier serves every buffer of a pass. Without
- * membarrier(2) (kernels before 4.14, seccomp) nobody steals: a buffer then
- * waits for its owner's next event, as before. */
-static int g_steal_ok; /* 0 unknown, 1 registered, -1 unsupported [atomic] */
-
-#ifndef MEMBARRIER_CMD_PRIVATE_EXPEDITED
-#define MEMBARRIER_CMD_PRIVATE_EXPEDITED (1 << 3)
-#define MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED (1 << 4)
-#endif
-
-static bool steal_supported(void)
-{
-	int ok = atomic_load_relaxed(&g_steal_ok);
-	if (ok == 0) {
-		ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 1
-		                                                                               : -1;
-		atomic_store_relaxed(&g_steal_ok, ok);
-	}
-	return ok > 0;
-}
-
-void tcache_postfork_child(void)
-{
-	atomic_store_relaxed(&g_steal_ok, 0);
-}
-
-/* The owner enters its remote buffer. */
-static inline void remote_enter(tcache_t *tc)
-{
-	for (unsigned spins = 0;; spins++) {
-		__atomic_store_n(&tc->remote_busy, 1, __ATOMIC_RELAXED);
-		__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the barrier is the stealer's membarrier */
-		if (LIKELY(__atomic_load_n(&tc->remote_steal, __ATOMIC_ACQUIRE) == 0))
-			return;
-		__atomic_store_n(&tc->remote_busy, 0, __ATOMIC_RELAXED);
-		while (__atomic_load_n(&tc->remote_steal, __ATOMIC_ACQUIRE) != 0)
-			if (++spins % 64 == 0)
-				sched_yield(); /* the stealer was preempted */
-			else
-				__builtin_ia32_pause();
-	}
-}
-
-static inline void remote_exit(tcache_t *tc)
-{
-	__atomic_store_n(&tc->remote_busy, 0, __ATOMIC_RELEASE);
-}
-
-/* Sends a detached list of n foreign blocks home: arena_dalloc batches
- * (normally one lock each: a class's remote blocks mostly share an owner). */
-static void remote_send(void *p, unsigned left)
-{
-	void *buf[FLUSH_BATCH];
-	while (left > 0 && p != NULL) {
-		unsigned n = 0;
-		while (n < FLUSH_BATCH && left > 0 && p != NULL) {
-			buf[n++] = p;
-			p = *(void **)p;
-			left--;
-		}
-		arena_dalloc(buf, n, true);
-	}
-}
-
-/* Empties tc's remote buffer into heads/counts (every class); the caller
- * has entered it (the owner) or taken it (the steal protocol). */
-static void remote_detach(tcache_t *tc, void **heads, uint16_t *counts)
-{
-	for (unsigned c = 0; c < NCLASSES; c++) {
-		heads[c] = tc->remote[c];
-		counts[c] = tc->nremote[c];
-		tc->remote[c] = NULL;
-		tc->nremote[c] = 0;
-	}
-	atomic_store_relaxed(&tc->nremote_total, 0);
-}
-
-static void remote_send_all(void **heads, const uint16_t *counts)
-{
-	for (unsigned c = 0; c < NCLASSES; c++)
-		if (counts[c])
-			remote_send(heads[c], counts[c]);
-}
-
-static void tcache_remote_flush(tcache_t *tc)
-{
-	if (atomic_load_relaxed(&tc->nremote_total) == 0)
-		return;
-	void *heads[NCLASSES];
-	uint16_t counts[NCLASSES];
-	remote_enter(tc);
-	remote_detach(tc, heads, counts);
-	remote_exit(tc);
-	remote_send_all(heads, counts);
-}
-
-#define STEAL_MAX 64 /* buffers one pass takes; the rest wait for the next */
-
-struct steal_pass {
-	uint64_t epoch;
-	bool pending;
-	unsigned n;
-	tcache_t *tc[STEAL_MAX];
-};
-
-/* Registry lock held: marks the buffers to take. */
-static void steal_mark(void *ctx, tcache_t *tc)
-{
-	struct steal_pass *sp = ctx;
-	if (atomic_load_relaxed(&tc->nremote_total) == 0)
-		return;
-	if (atomic_load_relaxed(&tc->remote_epoch) >= sp->epoch || sp->n == STEAL_MAX) {
-		sp->pending = true; /* young, or the next pass */
-		return;
-	}
-	__atomic_store_n(&tc->remote_steal, 1, __ATOMIC_RELAXED);
-	sp->tc[sp->n++] = tc;
-}
-
-static void remote_any(void *ctx, tcache_t *tc)
-{
-	*(bool *)ctx |= atomic_load_relaxed(&tc->nremote_total) != 0;
-}
-
-bool tcache_remote_waiting(void)
-{
-	if (!steal_supported() ||
-	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-		return false; /* it could not take them anyway */
-	bool any = false;
-	thread_foreach(remote_any, &any);
-	return any;
-}
-
-bool tcache_steal_remotes(uint64_t epoch)
-{
-	if (!steal_supported())
-		return false; /* nothing this thread can do: do not keep it awake */
-	struct steal_pass sp = { .epoch = epoch };
-	thread_registry_lock(); /* the caches stay registered meanwhile */
-	thread_foreach_locked(steal_mark, &sp);
-	if (sp.n != 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
-		/* Not registered (a fork child of a registered process): again
-		 * at the next pass. */
-		atomic_store_relaxed(&g_steal_ok, 0);
-		for (unsigned i = 0; i < sp.n; i++)
-			__atomic_store_n(&sp.tc[i]->remote_steal, 0, __ATOMIC_RELEASE);
-		thread_registry_unlock();
-		return true;
-	}
-	for (unsigned i = 0; i < sp.n; i++) {
-		tcache_t *tc = sp.tc[i];
-		if (__atomic_load_n(&tc->remote_busy, __ATOMIC_ACQUIRE) != 0) {
-			__atomic_store_n(&tc->remote_steal, 0, __ATOMIC_RELEASE);
-			sp.pending = true; /* its owner is at it: the next pass */
-			continue;
-		}
-		void *heads[NCLASSES];
-		uint16_t counts[NCLASSES];
-		remote_detach(tc, heads, counts);
-		__atomic_store_n(&tc->remote_steal, 0, __ATOMIC_RELEASE);
-		remote_send_all(heads, counts);
-	}
-	thread_registry_unlock();
-	return sp.pending;
-}
-
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
  * stay (they are the warmest). */
 static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep)
@@ -429,7 +245,6 @@ void tcache_drain_all(tcache_t *tc)
 {
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tcache_bin_flush(tc, c, 0);
-	tcache_remote_flush(tc);
 	tcache_slot_release(tc);
 	tcache_merge_all(tc);
 }
@@ -451,7 +266,6 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 		}
 		tc->busy[c] = 0;
 	}
-	tcache_remote_flush(tc);
 	tcache_slot_release(tc);
 	tcache_merge_all(tc);
 	tc->drain_ns = now;
@@ -484,10 +298,7 @@ uint64_t tcache_trim(void)
 {
 	tcache_flush_all();
 	thread_reap();
-	/* Every thread's foreign blocks go home first: the slabs they held
-	 * may empty. A buffer whose owner is at it right now is left. */
-	tcache_steal_remotes(UINT64_MAX);
-	return arenas_purge();
+	return arenas_purge(); /* remote frees first (arena_purge) */
 }
 
 void tcache_flush_all(void)
@@ -822,31 +633,24 @@ static void tcache_free_slow_body(void *p, bool undo)
 		return;
 	}
 	tc->nremote_free[c]++;
-	remote_enter(tc);
-	if (UNLIKELY(tc->remote[c] == p)) {
-		remote_exit(tc);
-		double_free(p);
-	}
-	*(void **)p = tc->remote[c];
-	tc->remote[c] = p;
-	bool first = tc->nremote_total == 0;
-	atomic_store_relaxed(&tc->nremote_total, tc->nremote_total + 1);
-	if (first)
-		atomic_store_relaxed(&tc->remote_epoch, atomic_load_relaxed(&g_bg_epoch));
-	void *batch = NULL;
-	unsigned n = ++tc->nremote[c];
-	if (n >= tc->remote_batch[c]) {
-		/* Full: detach it, send it once out of the buffer. */
-		batch = p;
-		tc->remote[c] = NULL;
-		tc->nremote[c] = 0;
-		atomic_store_relaxed(&tc->nremote_total, tc->nremote_total - n);
-	}
-	remote_exit(tc);
-	if (batch != NULL) {
-		remote_send(batch, n);
-		tcache_event(tc);
-	} else if (first) {
-		background_note_remote(); /* blocks wait: bounded by the background thread */
-	}
+	if (tc->cap_max[c] == 0) /* capacity 0: every free checked at once */
+		arena_dalloc(&p, 1, true);
+	else
+		arena_free_remote(s, p);
+}
+
+void tcache_free_foreign(void *p)
+{
+	slab_t *s = ptr_slab_head(p);
+	tcache_t *tc = tcache_cur;
+	/* The checks of the slow path's registry lookup and arena_validate_block
+	 * for a pointer of the SuperSlab window, whose header free()'s fast path
+	 * has just read: anything unusual takes the slow path, which names it. */
+	if (UNLIKELY(ptr_chunk(p)->magic != CHUNK_MAGIC || s->state != SLAB_ACTIVE ||
+	             slab_block_index(s, p) < 0 || tc->state != THREAD_ACTIVE ||
+	             tc->conf_gen != atomic_load_relaxed(&g_conf_gen) || s->arena == tc->arena ||
+	             tc->cap_max[s->cls] == 0))
+		return tcache_free_slow(p, false);
+	tc->nremote_free[s->cls]++;
+	arena_free_remote(s, p);
 }

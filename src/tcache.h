@@ -15,7 +15,8 @@
  *     otherwise tcache_free_slow(p)
  *       not hakmem's / interior / double           -> fatal diagnostic
  *       large block                                -> large slot, large_free
- *       block of another arena                     -> remote buffer, batch arena_dalloc
+ *       block of another arena (tcache_free_foreign) -> its slab's remote list
+ *                                                     (arena_free_remote): no lock
  *       bin full                                   -> flush half to arena_dalloc
  *
  * The cache lives in hakmem's metadata memory, reached through one TLS
@@ -77,15 +78,6 @@ typedef struct tcache {
 	uint64_t slot_mapped;              /* its mapped bytes, 0 if none */
 	struct arena *slot_arena;          /* its arena, NULL if none */
 	uint64_t slot_nmalloc, slot_nfree; /* slot hits not yet added to the arena */
-	void *remote[NCLASSES];            /* per class, foreign blocks waiting to go home,
-	                                      linked through their first word */
-	uint16_t nremote[NCLASSES];        /* blocks on remote[c] */
-	uint16_t remote_batch[NCLASSES];   /* flush remote[c] at this many */
-	unsigned nremote_total;            /* blocks on all remote lists */
-	uint8_t remote_busy;               /* the owner is inside remote[] (plain stores) */
-	uint8_t remote_steal;              /* another thread takes remote[] now; the owner
-	                                      waits (tcache.c: the steal protocol) [atomic] */
-	uint64_t remote_epoch;             /* g_bg_epoch when the buffer stopped being empty */
 	uint64_t drain_ns;                 /* when the last drain ran */
 	uint64_t idle_ns;                  /* a slow-path event this long after it drains
 	                                      every bin: the thread was idle (from decay_ms) */
@@ -107,6 +99,10 @@ FAST_PATH tcache_bin_t *tcache_bin_at(tcache_t *tc, unsigned off)
 void *tcache_malloc_slow(size_t size) SLOW_PATH;
 /* `undo`: the fast path already took a slot (avail went below zero). */
 void  tcache_free_slow(void *p, bool undo) SLOW_PATH;
+/* free() of a pointer of the SuperSlab window whose slab another arena owns:
+ * the remote free, hot in producer/consumer programs, so not SLOW_PATH (which
+ * GCC compiles for size). Anything unusual goes on to tcache_free_slow. */
+void  tcache_free_foreign(void *p) __attribute__((noinline));
 
 /* Slow-path allocation with alignment (align <= CLASS_ALIGN_MAX picks a class
  * whose blocks are aligned; larger ones go to large_alloc). */
@@ -120,30 +116,15 @@ void tcache_init(tcache_t *tc, struct arena *a);
 /* Binds tc to arena a (NULL: none, the cache ends), keeping the arenas'
  * nthreads counts. */
 void tcache_bind(tcache_t *tc, struct arena *a);
-/* Gives back every cached block, remote buffer and slot; merges counters. */
+/* Gives back every cached block and the slot; merges counters. */
 void tcache_drain_all(tcache_t *tc);
 
-/* From another thread (the background thread, malloc_trim): sends home
- * every live thread's remote buffer that has not been empty since before
- * `epoch` (UINT64_MAX: every one), unless its owner is using it right now.
- * Whether blocks are left waiting (young buffers, busy owners, or no
- * membarrier(2) to steal with). */
-bool tcache_steal_remotes(uint64_t epoch);
-
-/* Whether some thread's remote buffer holds blocks, after a membarrier(2):
- * any buffer that stopped being empty before the call is seen (the
- * background thread's last look before it sleeps). */
-bool tcache_remote_waiting(void);
-
-/* fork child: membarrier registration is the parent's. */
-void tcache_postfork_child(void);
-
 /* arenas.purge and malloc_trim: flushes the calling thread's cache, reaps
- * dead threads, sends every thread's remote buffer home, and purges every
+ * dead threads, takes every arena's remote frees, and purges every
  * arena. The bytes given back. */
 uint64_t tcache_trim(void);
 
-/* Flushes every bin and the remote buffer of the calling thread. */
+/* Flushes every bin of the calling thread. */
 void tcache_flush_all(void);
 
 /* Per-thread statistics of a thread cache (summed into process totals). */

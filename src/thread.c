@@ -205,26 +205,11 @@ void thread_reap(void)
 	lock_release(&g_registry_lock);
 }
 
-void thread_registry_lock(void)
-{
-	lock_acquire(&g_registry_lock);
-}
-
-void thread_registry_unlock(void)
-{
-	lock_release(&g_registry_lock);
-}
-
-void thread_foreach_locked(void (*fn)(void *ctx, tcache_t *tc), void *ctx)
-{
-	for (tcache_t *tc = g_threads; tc != NULL; tc = tc->next)
-		fn(ctx, tc);
-}
-
 void thread_foreach(void (*fn)(void *ctx, tcache_t *tc), void *ctx)
 {
 	lock_acquire(&g_registry_lock);
-	thread_foreach_locked(fn, ctx);
+	for (tcache_t *tc = g_threads; tc != NULL; tc = tc->next)
+		fn(ctx, tc);
 	lock_release(&g_registry_lock);
 }
 

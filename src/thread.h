@@ -53,11 +53,6 @@ void thread_exit(void *tc);
  * allocate. (thread_reap first, to leave out the dead.) */
 void thread_foreach(void (*fn)(void *ctx, tcache_t *tc), void *ctx);
 
-/* The registry lock, for a caller that must see the same caches twice
- * (tcache_steal_remotes), and the walk under it. fn must not allocate. */
-void thread_registry_lock(void);
-void thread_registry_unlock(void);
-void thread_foreach_locked(void (*fn)(void *ctx, tcache_t *tc), void *ctx);
 
 /* Reaps the caches of threads that died without their key destructor. */
 void thread_reap(void);

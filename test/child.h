@@ -262,4 +262,68 @@ TEST_UNUSED static void *join(pthread_t t)
 	return ret;
 }
 
+/* The child printed "PTR=%p\n" and then died of SIGABRT after one more line
+ * of stderr, hakmem's diagnostic: "hakmem: ..." containing needle (or
+ * needle2, if not NULL) and the pointer. */
+TEST_UNUSED static bool expect_child_abort(const char *what, const child_t *r, const char *needle,
+                               const char *needle2)
+{
+	char d[160];
+	bool aborted = !r->hung && WIFSIGNALED(r->status) && WTERMSIG(r->status) == SIGABRT;
+	if (!aborted) {
+		child_dump(what, r);
+		expect_report_(__FILE__, __LINE__, "the child did not stop with SIGABRT", "%s: %s", what,
+		               child_describe(r, d, sizeof d));
+		return false;
+	}
+	const char *mark = strstr(r->err, "PTR=");
+	if (mark == NULL) {
+		child_dump(what, r);
+		test_fail("%s: no PTR line", what);
+		return false;
+	}
+	const char *nl = strchr(mark, '\n');
+	char ptr[64] = "";
+	size_t n = nl ? (size_t)(nl - mark - 4) : 0;
+	if (n > 0 && n < sizeof ptr) {
+		memcpy(ptr, mark + 4, n);
+		ptr[n] = '\0';
+	}
+	const char *after = nl ? nl + 1 : "";
+	/* The child's own findings (the TCB written before the abort). */
+	bool ok = true;
+	for (const char *f = strstr(after, "CHILD-FAIL: "); f; f = strstr(f + 1, "CHILD-FAIL: ")) {
+		const char *fe = strchr(f, '\n');
+		test_fail("%s: %.*s", what, fe ? (int)(fe - f) : (int)strlen(f), f);
+		ok = false;
+	}
+	char msg[1024];
+	size_t ml = 0;
+	for (const char *l = after; *l && ml + 1 < sizeof msg;) {
+		const char *le = strchr(l, '\n');
+		size_t len = le ? (size_t)(le - l + 1) : strlen(l);
+		if (strncmp(l, "CHILD-FAIL: ", 12) != 0) {
+			if (len > sizeof msg - 1 - ml)
+				len = sizeof msg - 1 - ml;
+			memcpy(msg + ml, l, len);
+			ml += len;
+		}
+		l += le ? (size_t)(le - l + 1) : strlen(l);
+	}
+	msg[ml] = '\0';
+	bool ended = ml > 0 && msg[ml - 1] == '\n';
+	while (ml > 0 && msg[ml - 1] == '\n')
+		msg[--ml] = '\0';
+	ok &= expect_true(strncmp(msg, "hakmem: ", 8) == 0, "%s: the diagnostic is not hakmem's: %.300s",
+	                  what, msg);
+	ok &= expect_true(strstr(msg, needle) != NULL || (needle2 && strstr(msg, needle2) != NULL),
+	                  "%s: message lacks \"%s\"%s%s%s: %.300s", what, needle,
+	                  needle2 ? " (or \"" : "", needle2 ? needle2 : "", needle2 ? "\")" : "", msg);
+	ok &= expect_true(ptr[0] && strstr(msg, ptr) != NULL, "%s: message lacks the pointer %s: %.300s",
+	                  what, ptr, msg);
+	ok &= expect_true(ended && strchr(msg, '\n') == NULL, "%s: message is not one line: %.300s",
+	                  what, msg);
+	return ok;
+}
+
 #endif

@@ -73,3 +73,13 @@ test_test_decay_SOURCES = test/test_decay.c test/expect.h test/child.h
 test_test_decay_CFLAGS = $(TEST_CFLAGS)
 test_test_decay_LDADD = libhakmem.la -lpthread
 TESTS += test/test_decay
+
+# test/test_remote: the cross-thread path (blocks freed by threads of another
+# arena, on their slab's remote list): double and interior frees stopped with
+# the pointer named, producers and consumers of two arenas with stamped blocks
+# under a malloc_trim loop, fork in a loop during remote frees.
+check_PROGRAMS += test/test_remote
+test_test_remote_SOURCES = test/test_remote.c test/expect.h test/child.h
+test_test_remote_CFLAGS = $(TEST_CFLAGS)
+test_test_remote_LDADD = libhakmem.la -lpthread
+TESTS += test/test_remote

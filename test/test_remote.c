@@ -1,0 +1,436 @@
+/* test_remote - the cross-thread path: blocks freed by threads of another
+ * arena go on their slab's remote list (arena.h: arena_free_remote) and come
+ * home when the owning bin takes the list.
+ *
+ *   double_free_at_once   a thread of arena 1 frees a block of arena 0 twice
+ *                         in a row: stopped at the second free, the pointer
+ *                         named (64 B, 4 KiB, 100 KB)
+ *   double_free_later     free(p), free(q), free(p) by a thread of arena 1:
+ *                         stopped when the bin takes the list (an epoch),
+ *                         p named, and no hang on the cycle the list became
+ *   interior_free         a thread of arena 1 frees p + 16: stopped at once
+ *   stress                2 producers of arena 0 hand stamped blocks to 2
+ *                         consumers of arena 1 through rings while they keep
+ *                         allocating, and a third thread calls malloc_trim:
+ *                         no block is handed out twice (every stamp intact
+ *                         when its consumer frees it), all come home
+ *   fork_mid_push         fork in a loop while a consumer frees arena 0's
+ *                         blocks: each child finds every block freed before
+ *                         the fork home, frees the rest itself, and exits
+ *
+ * Every case runs in a child process under a watchdog (child.h).
+ */
+#include "expect.h"
+#include "child.h"
+
+#include <hakmem.h>
+
+#include <malloc.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Two arenas whatever the machine: the cases bind threads to each. */
+const char *hakmem_conf = "opt.narenas=2";
+
+static void bind_arena(unsigned i)
+{
+	if (ctl_set_u("thread.arena", i) != 0)
+		child_fail("thread.arena=%u", i);
+}
+
+/* Blocks of classes [lo, hi] out of arena 0's slabs: the calling thread's
+ * cache flushed (cached blocks count as out), then an epoch (it takes the
+ * remote lists). */
+static size_t arena0_regs(int lo, int hi)
+{
+	size_t regs = 0;
+	hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+	ctl_epoch_rc();
+	for (int c = lo; c <= hi; c++) {
+		char key[96];
+		size_t v = 0;
+		snprintf(key, sizeof key, "stats.arenas.0.class.%d.curregs", c);
+		if (ctl_get_zu(key, &v) != 0)
+			child_fail("read %s", key);
+		regs += v;
+	}
+	return regs;
+}
+
+/* ---- misuse ---- */
+
+enum { DF_AT_ONCE, DF_LATER, INTERIOR };
+
+struct misuse {
+	int kind;
+	size_t size;
+	void *p, *q;
+};
+
+static void *t_misuse(void *arg)
+{
+	struct misuse *m = arg;
+	bind_arena(1);
+	switch (m->kind) {
+	case DF_AT_ONCE:
+		free(m->p);
+		free(m->p);
+		break;
+	case DF_LATER:
+		free(m->p);
+		free(m->q);
+		free(m->p);
+		break;
+	case INTERIOR:
+		free((char *)m->p + 16);
+		break;
+	}
+	return NULL;
+}
+
+static int c_misuse(void *arg)
+{
+	static struct misuse m;
+	m = *(struct misuse *)arg;
+	bool bg = false;
+	/* Nobody but the epoch below takes the lists. */
+	hakmem_ctl("background_thread", NULL, NULL, &bg, sizeof bg);
+	bind_arena(0);
+	m.p = malloc(m.size);
+	m.q = malloc(m.size);
+	if (m.p == NULL || m.q == NULL)
+		return 5;
+	memset(m.p, 1, m.size);
+	memset(m.q, 2, m.size);
+	fprintf(stderr, "PTR=%p\n", m.kind == INTERIOR ? (void *)((char *)m.p + 16) : m.p);
+	join(spawn(t_misuse, &m));
+	if (m.kind == DF_LATER)
+		ctl_epoch_rc(); /* arena 0's bin takes the list: p twice */
+	say("the misuse by a thread of arena 1 was not stopped");
+	return 99;
+}
+
+static void test_double_free_at_once(void)
+{
+	static const size_t sizes[] = { 64, 4096, 100000 };
+	for (unsigned i = 0; i < 3; i++) {
+		struct misuse m = { DF_AT_ONCE, sizes[i], NULL, NULL };
+		char what[96];
+		snprintf(what, sizeof what, "remote free(p); free(p) of %zu B", sizes[i]);
+		child_t r;
+		run_child(&r, 10, c_misuse, &m);
+		expect_child_abort(what, &r, "double free", NULL);
+	}
+}
+
+static void test_double_free_later(void)
+{
+	static const size_t sizes[] = { 64, 4096, 100000 };
+	for (unsigned i = 0; i < 3; i++) {
+		struct misuse m = { DF_LATER, sizes[i], NULL, NULL };
+		char what[96];
+		snprintf(what, sizeof what, "remote free(p); free(q); free(p) of %zu B", sizes[i]);
+		child_t r;
+		run_child(&r, 10, c_misuse, &m);
+		expect_child_abort(what, &r, "double free", NULL);
+	}
+}
+
+static void test_interior_free(void)
+{
+	struct misuse m = { INTERIOR, 256, NULL, NULL };
+	child_t r;
+	run_child(&r, 10, c_misuse, &m);
+	expect_child_abort("remote free(p + 16) of a 256 B block", &r, "invalid free", NULL);
+}
+
+/* ---- stress ---- */
+
+#define ST_ITEMS  200000u  /* blocks per producer */
+#define ST_RING   1024u
+
+struct ring {
+	_Alignas(64) uint64_t head; /* written by the producer [atomic] */
+	_Alignas(64) uint64_t tail; /* written by the consumer [atomic] */
+	_Alignas(64) void *slot[ST_RING];
+};
+
+static struct ring g_rings[2];
+static int g_st_stop;
+static int g_go; /* every thread started and bound, the base read: run [atomic] */
+
+/* Binds the calling thread to arena i and waits for the start. */
+static void start(unsigned i)
+{
+	bind_arena(i);
+	while (!__atomic_load_n(&g_go, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
+}
+
+static uint64_t stamp_of(const void *p, uint64_t i)
+{
+	return ((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15u) ^ i;
+}
+
+/* A block of n bytes: the stamp in its first and last words, its index and
+ * size in the second. */
+static void st_write(uint64_t *p, size_t n, uint64_t i)
+{
+	size_t w = n / 8;
+	p[0] = stamp_of(p, i);
+	p[1] = i << 16 | n;
+	if (w > 2)
+		p[w - 1] = stamp_of(p, i);
+}
+
+static bool st_check(const uint64_t *p, size_t *n)
+{
+	*n = (size_t)(p[1] & 0xffff);
+	uint64_t i = p[1] >> 16;
+	if (*n < 16 || *n > 4096 || p[0] != stamp_of(p, i))
+		return false;
+	size_t w = *n / 8;
+	return w <= 2 || p[w - 1] == stamp_of(p, i);
+}
+
+static void *t_producer(void *arg)
+{
+	struct ring *r = arg;
+	start(0);
+	uint64_t x = (uint64_t)(uintptr_t)arg | 1;
+	void *keep[64] = { 0 };
+	for (uint64_t i = 0; i < ST_ITEMS;) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		size_t n = 16 + (x % 4081) / 8 * 8;
+		/* Blocks of its own too, freed locally: the owner reuses what
+		 * came home while the consumers push. */
+		unsigned k = (unsigned)(x >> 40) % 64;
+		free(keep[k]);
+		keep[k] = malloc(n);
+		if (keep[k] != NULL)
+			memset(keep[k], 0x5a, n < 64 ? n : 64);
+		uint64_t head = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+		if (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) == ST_RING) {
+			sched_yield();
+			continue;
+		}
+		uint64_t *p = malloc(n);
+		if (p == NULL) {
+			child_fail("malloc(%zu) returned NULL", n);
+			break;
+		}
+		st_write(p, n, i);
+		r->slot[head % ST_RING] = p;
+		__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+		i++;
+	}
+	for (unsigned k = 0; k < 64; k++)
+		free(keep[k]);
+	return NULL;
+}
+
+static void *t_consumer(void *arg)
+{
+	struct ring *r = arg;
+	start(1);
+	for (uint64_t got = 0; got < ST_ITEMS;) {
+		uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) == tail) {
+			sched_yield();
+			continue;
+		}
+		uint64_t *p = r->slot[tail % ST_RING];
+		size_t n;
+		if (!st_check(p, &n)) {
+			child_fail("block %p: its stamp changed between malloc and free (handed out twice?)",
+			           (void *)p);
+			_exit(3);
+		}
+		memset(p, 0xee, n); /* what a second owner would see */
+		free(p);
+		__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+		got++;
+	}
+	return NULL;
+}
+
+static void *t_trimmer(void *arg)
+{
+	start(1);
+	while (!__atomic_load_n(&g_st_stop, __ATOMIC_ACQUIRE)) {
+		malloc_trim(0);
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+/* The background thread runs from the start: its own first blocks are out
+ * before any base is read, and it takes lists during the cases. */
+static void background_on(void)
+{
+	bool on = true;
+	if (hakmem_ctl("background_thread", NULL, NULL, &on, sizeof on) != 0)
+		child_fail("background_thread=true");
+	sleep_ms(20);
+}
+
+static int c_stress(void *arg)
+{
+	background_on();
+	bind_arena(0);
+	/* The count is exact above 1 KiB: the threads' own start-up blocks
+	 * (freed at their exit) are smaller. The stamps cover every size. */
+	int lo = class_of(1025), hi = class_of(4096);
+	/* Every thread first (pthread_create and a thread's start allocate),
+	 * waiting for the base. */
+	pthread_t trim = spawn(t_trimmer, NULL);
+	pthread_t p0 = spawn(t_producer, &g_rings[0]), p1 = spawn(t_producer, &g_rings[1]);
+	pthread_t c0 = spawn(t_consumer, &g_rings[0]), c1 = spawn(t_consumer, &g_rings[1]);
+	sleep_ms(50);
+	size_t base = arena0_regs(lo, hi);
+	__atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
+	join(p0);
+	join(p1);
+	join(c0);
+	join(c1);
+	__atomic_store_n(&g_st_stop, 1, __ATOMIC_RELEASE);
+	join(trim);
+	size_t regs = arena0_regs(lo, hi);
+	if (regs != base)
+		child_fail("%zd blocks of arena 0 not home after 2 x %u remote frees", (ssize_t)(regs - base),
+		           ST_ITEMS);
+	size_t rf = 0;
+	ctl_get_zu("stats.arenas.0.remote_frees", &rf);
+	if (rf < 2 * ST_ITEMS)
+		child_fail("stats.arenas.0.remote_frees %zu < %u: the blocks did not take the remote path",
+		           rf, 2 * ST_ITEMS);
+	else
+		say("2 x %u blocks freed by arena 1's consumers, %zu remote frees counted, every block "
+		    "home", ST_ITEMS, rf);
+	return child_status();
+}
+
+static void test_stress(void)
+{
+	child_t r;
+	run_child(&r, 60, c_stress, NULL);
+	expect_child_ok("producers of arena 0, consumers of arena 1, malloc_trim", &r);
+}
+
+/* ---- fork_mid_push ---- */
+
+#define FK_N 4000u
+
+static void *g_fk_blocks[FK_N];
+static uint64_t g_fk_started; /* index the consumer is freeing [atomic] */
+static uint64_t g_fk_done;    /* frees it finished [atomic] */
+static int g_fk_lo, g_fk_hi;
+static size_t g_fk_base;      /* arena 0's blocks before the FK_N */
+static unsigned g_fk_forks, g_fk_bad;
+
+static void *t_fk_consumer(void *arg)
+{
+	start(1);
+	for (uint64_t i = 0; i < FK_N; i++) {
+		__atomic_store_n(&g_fk_started, i, __ATOMIC_SEQ_CST);
+		free(g_fk_blocks[i]);
+		__atomic_store_n(&g_fk_done, i + 1, __ATOMIC_SEQ_CST);
+		/* Slow enough for a few hundred forks to land among the frees. */
+		for (volatile unsigned k = 0; k < 100000; k++)
+			;
+	}
+	return NULL;
+}
+
+/* In a child: frees what the consumer had not reached, counts the rest. */
+static int fk_child(void)
+{
+	uint64_t started = __atomic_load_n(&g_fk_started, __ATOMIC_SEQ_CST);
+	uint64_t done = __atomic_load_n(&g_fk_done, __ATOMIC_SEQ_CST);
+	bind_arena(1);
+	/* Block `started` is freed or not, as the fork cut the free: left. */
+	for (uint64_t i = done > started ? done : started + 1; i < FK_N; i++)
+		free(g_fk_blocks[i]);
+	size_t regs = arena0_regs(g_fk_lo, g_fk_hi);
+	if (regs > g_fk_base + 1 || regs < g_fk_base) {
+		say("CHILD-FAIL: fork at free #%llu: %zd blocks of arena 0 out after the child freed the "
+		    "rest (0 or 1 expected)", (unsigned long long)started, (ssize_t)(regs - g_fk_base));
+		return 3;
+	}
+	void *v[256];
+	for (unsigned i = 0; i < 256; i++)
+		v[i] = malloc(16 + i * 8);
+	for (unsigned i = 0; i < 256; i++)
+		free(v[i]);
+	return 0;
+}
+
+static void *t_fk_forker(void *arg)
+{
+	start(1);
+	while (__atomic_load_n(&g_fk_done, __ATOMIC_ACQUIRE) < FK_N) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(fk_child());
+		if (pid < 0) {
+			child_fail("fork: %s", strerror(errno));
+			break;
+		}
+		int st = 0;
+		waitpid(pid, &st, 0);
+		g_fk_forks++;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			g_fk_bad++;
+	}
+	return NULL;
+}
+
+static int c_fork(void *arg)
+{
+	background_on();
+	bind_arena(0);
+	g_fk_lo = class_of(1025); /* above the threads' own start-up blocks */
+	g_fk_hi = class_of(4096);
+	for (unsigned i = 0; i < FK_N; i++) {
+		g_fk_blocks[i] = malloc(1025 + (i * 2654435761u) % 3072);
+		if (g_fk_blocks[i] == NULL)
+			return 5;
+	}
+	pthread_t f = spawn(t_fk_forker, NULL);
+	pthread_t c = spawn(t_fk_consumer, NULL);
+	/* pthread_create's own blocks are out now; this thread's cache goes
+	 * home (a child would reap it). */
+	sleep_ms(50);
+	g_fk_base = arena0_regs(g_fk_lo, g_fk_hi) - FK_N;
+	__atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
+	join(c);
+	join(f);
+	say("%u forks during %u remote frees, %u children saw blocks lost", g_fk_forks, FK_N, g_fk_bad);
+	if (g_fk_bad != 0)
+		child_fail("%u of %u fork children found blocks of arena 0 that never came home", g_fk_bad,
+		           g_fk_forks);
+	if (g_fk_forks == 0)
+		child_fail("no fork happened during the frees: the case tests nothing");
+	size_t regs = arena0_regs(g_fk_lo, g_fk_hi);
+	if (regs != g_fk_base)
+		child_fail("%zd blocks of arena 0 out after the consumer freed all", (ssize_t)(regs - g_fk_base));
+	return child_status();
+}
+
+static void test_fork_mid_push(void)
+{
+	child_t r;
+	run_child(&r, 60, c_fork, NULL);
+	expect_child_ok("fork in a loop during remote frees", &r);
+}
+
+int main(void)
+{
+	test_run(test_double_free_at_once);
+	test_run(test_double_free_later);
+	test_run(test_interior_free);
+	test_run(test_stress);
+	test_run(test_fork_mid_push);
+	return test_summary();
+}
