@@ -933,23 +933,13 @@ slab_t *arena_validate_block(const void *p)
 	return s;
 }
 
-/* Returns block p to slab s; bin lock held. The caller counts the block out
- * of b->curregs. *emptied: the slab became empty. The arena whose decay pass
- * is due, if a slab went back to its SuperSlab (arena_slab_release). */
-static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
+/* Slab s's `used` just fell (bin lock held): a slab with blocks out goes on
+ * the partial list if it is not there; an empty one becomes the bin's kept
+ * empty slab. *emptied: it did. The arena whose decay pass is due, if the
+ * slab it replaces went back to its SuperSlab (arena_slab_release). */
+static inline arena_t *slab_settle(bin_t *b, slab_t *s, bool *emptied)
 {
-	long i = slab_block_index(s, p);
-	if (UNLIKELY(i < 0))
-		hm_fatal("invalid free of %p: not the start of a block", p);
-	uint64_t *w = slab_bitmap_word(s, (size_t)i / 64);
-	uint64_t bit = (uint64_t)1 << (i % 64);
-	if (UNLIKELY((*w & bit) || i >= s->ncarved))
-		hm_fatal("double free of %p (block is already free)", p);
-	*w |= bit;
-	*(void **)p = s->free;
-	s->free = p;
-	s->nfree++;
-	if (LIKELY(--s->used != 0)) {
+	if (LIKELY(s->used != 0)) {
 		if (UNLIKELY(!s->in_partial))
 			bin_partial_push(b, s);
 		return NULL;
@@ -970,10 +960,42 @@ static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 	return arena_slab_release(old, old_since);
 }
 
+/* The checks of a block coming home to its slab: p starts a block (off from
+ * the slab's base, below limit) that is out (its bit clear, and carved).
+ * Sets its bit. */
+static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const void *p)
+{
+	uint32_t i = (uint32_t)(((uint64_t)off * s->recip) >> 32);
+	if (UNLIKELY((uintptr_t)i * s->block_size != off))
+		hm_fatal("invalid free of %p: not the start of a block", p);
+	uint64_t *w = col + (size_t)(i / 64) * SLABS_PER_SS;
+	uint64_t bit = (uint64_t)1 << (i % 64);
+	if (UNLIKELY((*w & bit) || i >= s->ncarved))
+		hm_fatal("double free of %p (block is already free)", p);
+	*w |= bit;
+}
+
+/* Returns block p to slab s; bin lock held. The caller counts the block out
+ * of b->curregs. See slab_settle for the result. */
+static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
+{
+	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(s);
+	if (UNLIKELY(off >= (uintptr_t)s->cap * s->block_size))
+		hm_fatal("invalid free of %p: not the start of a block", p);
+	slab_mark_free(s, slab_bitmap_word(s, 0), off, p);
+	*(void **)p = s->free;
+	s->free = p;
+	s->nfree++;
+	s->used--;
+	return slab_settle(b, s, emptied);
+}
+
 /* One bin lock per (arena, class) among the blocks: the blocks of the first
  * block's bin go home in one pass, the others move to the front of the array
- * for the next pass (normally there is none: a flush or a remote batch holds
- * one class, mostly of one arena). */
+ * for the next pass (normally there is none: a flush holds one class, mostly
+ * of one arena). Within a pass, consecutive blocks of one slab (blocks freed
+ * together mostly came from one) go home as a run: the slab's fields stay in
+ * registers, and the run ends at the first block outside the slab's blocks. */
 void arena_dalloc(void **blocks, unsigned n, bool remote)
 {
 	while (n > 0) {
@@ -986,19 +1008,43 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 		arena_t *due = NULL;
 		bool emptied = false;
 		lock_acquire(&b->lock);
-		for (unsigned j = 0; j < n; j++) {
+		for (unsigned j = 0; j < n;) {
 			void *p = blocks[j];
 			slab_t *s = ptr_slab_head(p);
 			if (UNLIKELY(s->arena != a || s->cls != cls)) {
 				blocks[left++] = p;
+				j++;
 				continue;
 			}
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			arena_t *d = slab_dalloc(b, s, p, &emptied);
+			uintptr_t base = (uintptr_t)slab_base(s);
+			uintptr_t limit = (uintptr_t)s->cap * s->block_size;
+			uintptr_t off = (uintptr_t)p - base;
+			if (UNLIKELY(off >= limit))
+				hm_fatal("invalid free of %p: not the start of a block", p);
+			uint64_t *col = slab_bitmap_word(s, 0);
+			void *head = s->free;
+			unsigned k = 0;
+			for (;;) {
+				slab_mark_free(s, col, off, p);
+				*(void **)p = head;
+				head = p;
+				k++;
+				if (++j == n)
+					break;
+				p = blocks[j];
+				off = (uintptr_t)p - base;
+				if (off >= limit)
+					break; /* another slab's (or not a block: checked there) */
+			}
+			s->free = head;
+			s->nfree += (uint16_t)k;
+			s->used -= (uint16_t)k;
+			done += k;
+			arena_t *d = slab_settle(b, s, &emptied);
 			if (UNLIKELY(d != NULL))
 				due = d;
-			done++;
 		}
 		b->curregs -= done;
 		if (remote)
