@@ -5,8 +5,8 @@
 ## through LD_PRELOAD (glibc: nothing preloaded) and proves at the end, through
 ## dlsym("hakmem_ctl") and dladdr(malloc), which allocator served it.
 
-BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread fastpath startup \
-	malloc_large live_growth churn_mixed realloc_growth cxx_churn
+BENCH_WORKLOADS = random_mixed larson mid_large_mt scenario sequential xthread prodcons fastpath \
+	startup malloc_large live_growth churn_mixed realloc_growth cxx_churn
 
 # -fno-builtin-*: GCC must not fold or remove a malloc/free pair; the
 # workloads also pass every pointer through an empty asm so none escapes it.
@@ -15,7 +15,7 @@ BENCH_CFLAGS = $(AM_CFLAGS) -O2 -pthread -fno-builtin-malloc -fno-builtin-calloc
 BENCH_LIBS = -ldl -lpthread
 
 noinst_PROGRAMS += bench/random_mixed bench/larson bench/mid_large_mt bench/scenario \
-	bench/sequential bench/xthread bench/fastpath bench/startup \
+	bench/sequential bench/xthread bench/prodcons bench/fastpath bench/startup \
 	bench/malloc_large bench/live_growth bench/churn_mixed bench/realloc_growth \
 	bench/cxx_churn
 
@@ -28,6 +28,9 @@ bench_cxx_churn_LDADD = $(BENCH_LIBS)
 bench_random_mixed_SOURCES = bench/random_mixed.c bench/bench.h
 bench_random_mixed_CFLAGS = $(BENCH_CFLAGS)
 bench_random_mixed_LDADD = $(BENCH_LIBS)
+bench_prodcons_SOURCES = bench/prodcons.c bench/bench.h
+bench_prodcons_CFLAGS = $(BENCH_CFLAGS)
+bench_prodcons_LDADD = $(BENCH_LIBS)
 bench_larson_SOURCES = bench/larson.c bench/bench.h
 bench_larson_CFLAGS = $(BENCH_CFLAGS)
 bench_larson_LDADD = $(BENCH_LIBS)
@@ -78,7 +81,7 @@ bench_rss_timeline_LDADD = $(BENCH_LIBS)
 # report writers on made-up runs.
 BENCH_SMOKE_TESTS = bench/smoke-random_mixed.sh bench/smoke-larson.sh \
 	bench/smoke-mid_large_mt.sh bench/smoke-scenario.sh bench/smoke-sequential.sh \
-	bench/smoke-xthread.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
+	bench/smoke-xthread.sh bench/smoke-prodcons.sh bench/smoke-fastpath.sh bench/smoke-startup.sh \
 	bench/smoke-malloc_large.sh bench/smoke-live_growth.sh bench/smoke-churn_mixed.sh \
 	bench/smoke-realloc_growth.sh bench/smoke-cxx_churn.sh bench/smoke-rss_timeline.sh \
 	bench/selftest-run.sh bench/selftest-rss_timeline.sh bench/selftest-programs.sh \

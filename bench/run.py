@@ -103,6 +103,14 @@ def workloads(mode, threads):
         add("sequential_" + pattern, "sequential", [pattern, 1000, 3000 if q else 20000, 42])
     # a ring of 1,024 lets a thread run ahead while its neighbour is descheduled
     add("xthread", "xthread", [t, 500000 if q else 4000000, 1024, 42])
+    # cross-thread traffic at 2, 8 and 32 threads whatever the cores (more
+    # threads than cores expose preempted lock holders): producers allocate,
+    # consumers free (1 -> 1, 1 -> N, N -> 1), and the ring at 8 and 32
+    total = 1000000 if q else 8000000
+    for p_, c_ in ((1, 1), (1, 7), (7, 1), (1, 31), (31, 1)):
+        add("prodcons_%d_%d" % (p_, c_), "prodcons", [p_, c_, total // p_, 1024, 42])
+    for n_ in (8, 32):
+        add("xthread_%d" % n_, "xthread", [n_, total // n_, 1024, 42])
     for size in FASTPATH_SIZES:
         add("fastpath_%d" % size, "fastpath", [size, 10000000 if q else 100000000])
     add("startup", "startup", [100 if q else 400], "ns_per_op")

@@ -30,6 +30,7 @@ case $workload in
     scenario)     set -- vm 20 2 ;;
     sequential)   set -- random 500 4 42 ;;
     xthread)      set -- 2 20000 64 42 ;;
+    prodcons)     set -- 3 2 6000 64 42 ;;
     fastpath)     set -- 64 20000 ;;
     startup)      set -- 3 ;;
     malloc_large) set -- 30 4 42 1048576 4194304 ;;
