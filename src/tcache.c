@@ -89,6 +89,7 @@ static void tcache_apply_conf(tcache_t *tc)
 		uint32_t max = conf_class_cap(c);
 		tc->cap_max[c] = max;
 		tc->refill[c] = conf_class_refill(c);
+		tc->fill[c] = tc->refill[c];
 		uint32_t cap = tc->cap[c];
 		if (!cap_adapts(c) || cap > max)
 			cap = max;
@@ -238,7 +239,6 @@ static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep)
 	tc->nflush[c] += flushed;
 	b->avail += (int32_t)flushed;
 	tc->busy[c] = 1;
-	tcache_merge_class(tc, c);
 }
 
 void tcache_drain_all(tcache_t *tc)
@@ -258,6 +258,8 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 	tc->events = 0;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		if (!tc->busy[c] || idle) {
+			if (tc->fill[c] / 2 >= tc->refill[c])
+				tc->fill[c] /= 2;
 			int64_t cached = (int64_t)tc->cap[c] - tc->bins[c].avail;
 			if (cached > 0)
 				tcache_bin_flush(tc, c, (unsigned)(cached / 2));
@@ -422,10 +424,16 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 {
 	void *head;
 	tcache_follow(tc);
-	tcache_merge_class(tc, c);
 	unsigned max = tc->cap[c] ? tc->cap[c] : 1;
+	/* A bin that refills again before it saw `fill` frees (a thread that
+	 * allocates more than it frees: a growing structure, a sweep) takes
+	 * twice as many next time, up to half its capacity; a drain halves it
+	 * back towards the class's refill (jemalloc's fill adapts the same
+	 * way). */
+	unsigned want = tc->fill[c];
+	if (tc->bins[c].nfree - tc->nfree_at_event[c] < want && want < max / 2)
+		tc->fill[c] = want = 2 * want < max / 2 ? 2 * want : max / 2;
 	/* A bin that follows use may be smaller than its refill: half of it. */
-	unsigned want = tc->refill[c];
 	if (cap_adapts(c) && want > max / 2)
 		want = max / 2 ? max / 2 : 1;
 	unsigned got = arena_fill(tc->arena, c, want, max, &head);
