@@ -991,29 +991,36 @@ static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 }
 
 /* One bin lock per (arena, class) among the blocks: the blocks of the first
- * block's bin go home in one pass, the others move to the front of the array
- * for the next pass (normally there is none: a flush holds one class, mostly
- * of one arena). Within a pass, consecutive blocks of one slab (blocks freed
+ * block's bin go home in one pass, the others are linked into a list for the
+ * next pass (normally there is none: a flush holds one class, mostly of one
+ * arena). Within a pass, consecutive blocks of one slab (blocks freed
  * together mostly came from one) go home as a run: the slab's fields stay in
- * registers, and the run ends at the first block outside the slab's blocks. */
-void arena_dalloc(void **blocks, unsigned n, bool remote)
+ * registers, the run's own links become the slab's free list (one store for
+ * the run, not one per block), and the run ends at the first block outside
+ * the slab's blocks. */
+unsigned arena_dalloc(void *head, unsigned n, bool remote)
 {
-	while (n > 0) {
-		slab_t *s0 = ptr_slab_head(blocks[0]);
+	unsigned total = 0;
+	while (n > 0 && head != NULL) {
+		slab_t *s0 = ptr_slab_head(head);
 		arena_t *a = s0->arena;
 		if (UNLIKELY(a == NULL || s0->state != SLAB_ACTIVE))
-			hm_fatal("double free of %p (its slab is free)", blocks[0]);
-		unsigned cls = s0->cls, left = 0, done = 0;
+			hm_fatal("double free of %p (its slab is free)", head);
+		unsigned cls = s0->cls, nleft = 0, done = 0;
+		void *left = NULL, **ltail = &left;
 		bin_t *b = &a->bins[cls];
 		arena_t *due = NULL;
 		bool emptied = false;
+		void *p = head;
 		lock_acquire(&b->lock);
-		for (unsigned j = 0; j < n;) {
-			void *p = blocks[j];
+		while (done + nleft < n && p != NULL) {
 			slab_t *s = ptr_slab_head(p);
 			if (UNLIKELY(s->arena != a || s->cls != cls)) {
-				blocks[left++] = p;
-				j++;
+				void *next = *(void **)p;
+				*ltail = p;
+				ltail = (void **)p;
+				nleft++;
+				p = next;
 				continue;
 			}
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
@@ -1024,21 +1031,20 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 			if (UNLIKELY(off >= limit))
 				hm_fatal("invalid free of %p: not the start of a block", p);
 			uint64_t *col = slab_bitmap_word(s, 0);
-			void *head = s->free;
-			unsigned k = 0;
+			void *first = p, *last;
+			unsigned k = 0, room = n - done - nleft;
 			for (;;) {
 				slab_mark_free(s, col, off, p);
-				*(void **)p = head;
-				head = p;
-				k++;
-				if (++j == n)
+				last = p;
+				p = *(void **)p;
+				if (++k == room || p == NULL)
 					break;
-				p = blocks[j];
 				off = (uintptr_t)p - base;
 				if (off >= limit)
 					break; /* another slab's (or not a block: checked there) */
 			}
-			s->free = head;
+			*(void **)last = s->free;
+			s->free = first;
 			s->nfree += (uint16_t)k;
 			s->used -= (uint16_t)k;
 			done += k;
@@ -1056,8 +1062,12 @@ void arena_dalloc(void **blocks, unsigned n, bool remote)
 		arena_decay_due(due);
 		if (emptied)
 			background_note(); /* memory to decay: the idle thread wakes */
-		n = left;
+		total += done;
+		*ltail = NULL;
+		head = left;
+		n = nleft;
 	}
+	return total;
 }
 
 void arena_merge_stats(arena_t *a, unsigned cls, uint64_t nmalloc, uint64_t nfree)

@@ -117,11 +117,14 @@ int arena_node_of(unsigned i);
  * program touches them when it uses them anyway). */
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head);
 
-/* Gives blocks back to the slabs they came from, whatever their arena, taking
- * each bin's lock once. Detects invalid and double frees (fatal). The array
- * is scratch: its contents are undefined afterwards. `remote`: freed by a
- * thread of another arena (counted in the owner's remote_frees). */
-void arena_dalloc(void **blocks, unsigned n, bool remote);
+/* Gives the n blocks of the list at head (linked through their first word;
+ * what follows the n-th is not read) back to the slabs they came from,
+ * whatever their arena, taking each bin's lock once. Detects invalid and
+ * double frees (fatal; a double free that made the list a cycle too, as the
+ * count bounds the walk). The blocks' links are rewritten. `remote`: freed
+ * by a thread of another arena (counted in the owner's remote_frees). The
+ * blocks given back: n, or fewer if the list ended (NULL) first. */
+unsigned arena_dalloc(void *head, unsigned n, bool remote);
 
 /* The remote free: block p of slab s (a first unit's slab_t, of an arena
  * that is not the caller's) goes on the slab's xfree list with one

@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <string.h>
 
-#define FLUSH_BATCH 64   /* blocks handed to arena_dalloc at once */
 
 uint64_t g_bypass_nmalloc, g_bypass_nfree;
 
@@ -218,24 +217,9 @@ static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep)
 		link = (void **)*link;
 	void *rest = *link;
 	*link = NULL;
-	void *buf[FLUSH_BATCH];
-	unsigned n = 0;
-	uint64_t flushed = 0;
 	/* Bounded by the count, not by NULL: a double free makes a cycle, which
 	 * arena_dalloc then reports. */
-	for (int64_t left = cached - keep; left > 0 && rest != NULL; left--) {
-		buf[n++] = rest;
-		rest = *(void **)rest;
-		if (n == FLUSH_BATCH) {
-			arena_dalloc(buf, n, false);
-			flushed += n;
-			n = 0;
-		}
-	}
-	if (n) {
-		arena_dalloc(buf, n, false);
-		flushed += n;
-	}
+	uint64_t flushed = arena_dalloc(rest, (unsigned)(cached - keep), false);
 	tc->nflush[c] += flushed;
 	b->avail += (int32_t)flushed;
 	tc->busy[c] = 1;
@@ -615,7 +599,8 @@ static void tcache_free_slow_body(void *p, bool undo)
 	unsigned c = s->cls;
 	if (UNLIKELY(tc == NULL)) {
 		arena_t *a = s->arena;
-		arena_dalloc(&p, 1, false);
+		*(void **)p = NULL;
+		arena_dalloc(p, 1, false);
 		arena_merge_stats(a, c, 0, 1);
 		atomic_add_relaxed(&g_bypass_nfree, 1);
 		return;
@@ -630,7 +615,8 @@ static void tcache_free_slow_body(void *p, bool undo)
 			tcache_event(tc);
 		}
 		if (b->avail <= 0) { /* capacity 0: straight back to the arena */
-			arena_dalloc(&p, 1, false);
+			*(void **)p = NULL;
+		arena_dalloc(p, 1, false);
 			tc->nremote_free[c]++;
 			return;
 		}
@@ -641,10 +627,12 @@ static void tcache_free_slow_body(void *p, bool undo)
 		return;
 	}
 	tc->nremote_free[c]++;
-	if (tc->cap_max[c] == 0) /* capacity 0: every free checked at once */
-		arena_dalloc(&p, 1, true);
-	else
+	if (tc->cap_max[c] == 0) { /* capacity 0: every free checked at once */
+		*(void **)p = NULL;
+		arena_dalloc(p, 1, true);
+	} else {
 		arena_free_remote(s, p);
+	}
 }
 
 void tcache_free_foreign(void *p)
