@@ -1,8 +1,9 @@
 /* malloc.c - the allocation entry points. The fast path is malloc's: a table
- * lookup and a pop from the thread cache; everything else is
- * tcache_malloc_slow's. */
+ * lookup (up to 1 KiB; to 32 KiB, the class by arithmetic) and a pop from the
+ * thread cache; everything else is tcache_malloc_slow's. */
 #include "internal.h"
 #include "arena.h"
+#include "conf.h"
 #include "large.h"
 #include "log.h"
 #include "registry.h"
@@ -15,10 +16,24 @@
 #include <errno.h>
 #include <string.h>
 
+/* The classes malloc's fast path pops beyond the tiny ones (1-32 KiB): a
+ * thread cache holds several blocks of each (tcache.c's capacities). */
+#define MID_FAST_MAX ((size_t)32 * KiB)
+
 FAST_PATH void *malloc_fast(size_t size)
 {
 	if (LIKELY(size <= TINY_MAX_SIZE)) {
 		tcache_bin_t *b = tcache_bin_at(tcache_cur, tiny_bin_off[size]);
+		void *p = b->head;
+		if (LIKELY(p != NULL)) {
+			b->head = *(void **)p;
+			b->avail++;
+			return p;
+		}
+	} else if (size <= MID_FAST_MAX && size <= g_conf.large_threshold) {
+		/* Classes above 1 KiB: the class by arithmetic, then the same pop
+		 * (a sentinel cache's bins are empty: the slow path starts it). */
+		tcache_bin_t *b = &tcache_cur->bins[size_to_class(size)];
 		void *p = b->head;
 		if (LIKELY(p != NULL)) {
 			b->head = *(void **)p;
