@@ -115,8 +115,9 @@ bench-rss: all
 	"$$py" $(abs_top_srcdir)/bench/rss_timeline.py --builddir '$(abs_top_builddir)' \
 	--out '$(BENCH_OUT)' $(BENCH_RSS_ARGS)
 # make bench-programs: real programs (python3 twice, perl, sqlite3, gcc,
-# redis-server when installed) under each allocator, interleaved, 3 rounds
-# (about 6 minutes; BENCH_ROUNDS=N); BENCH_OUT/programs.{json,md,svg}.
+# redis-server, ld.lld and git pack-objects with two threads each, when
+# installed) under each allocator, interleaved, 3 rounds (about 8 minutes;
+# BENCH_ROUNDS=N); BENCH_OUT/programs.{json,md,svg}.
 # BENCH_PROGRAMS_ARGS passes more options to bench/programs.py, e.g.
 # BENCH_PROGRAMS_ARGS='--quick' or '--only redis'.
 .PHONY: bench-programs
@@ -124,6 +125,15 @@ bench-programs: all
 	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
 	"$$py" $(abs_top_srcdir)/bench/programs.py --builddir '$(abs_top_builddir)' \
 	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) $(BENCH_PROGRAMS_ARGS)
+# make bench-real: bench-programs plus instruction counts: --callgrind runs
+# each workload but redis once per allocator at its quick size under
+# valgrind --tool=callgrind --trace-children=yes (about 20 minutes more here).
+.PHONY: bench-real
+bench-real: all
+	@py='$(PYTHON3)'; test -n "$$py" || py=python3; \
+	"$$py" $(abs_top_srcdir)/bench/programs.py --builddir '$(abs_top_builddir)' \
+	--out '$(BENCH_OUT)' $(if $(BENCH_ROUNDS),--rounds $(BENCH_ROUNDS)) --callgrind \
+	$(BENCH_PROGRAMS_ARGS)
 # make bench-glibc-thread: glibc's own benchtests/bench-malloc-thread.c (from
 # Debian's glibc-source, extracted and built at run time in a temporary
 # directory) under each allocator and hakmem[tiny.cache_bytes=8192/16384],

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """programs.py - real programs under hakmem and the peers: wall time and peak RSS.
 
-Runs six workloads of real programs (python3 twice, perl, sqlite3, gcc,
-redis-server) under hakmem (LD_PRELOAD of BUILDDIR/.libs/libhakmem.so), glibc
+Runs eight workloads of real programs (python3 twice, perl, sqlite3, gcc,
+redis-server, and two multi-threaded ones: ld.lld and git pack-objects, two
+threads each) under hakmem (LD_PRELOAD of BUILDDIR/.libs/libhakmem.so), glibc
 (nothing preloaded), jemalloc, mimalloc and tcmalloc (LD_PRELOAD of their
 libraries in /usr/lib/x86_64-linux-gnu, found or installed as bench/run.py
 does), interleaved: for each round, for each workload, every allocator in the
@@ -25,13 +26,14 @@ Every run is checked, and refused (left out of every number) when a check
 fails:
   - exit status 0, no "ERROR: ld.so" in stderr (a preload the dynamic linker
     refused), and the same output as the other runs of the workload (a
-    fingerprint of stdout; gcc: of the object file; redis: the pipe replies
-    and DBSIZE);
+    fingerprint of stdout; gcc: of the object file; lld: of the linked
+    executable; git: of the names of the objects in the pack, which git
+    verify-pack checks whole; redis: the pipe replies and DBSIZE);
   - the dynamic linker's own record (LD_DEBUG=bindings, one file per process
     of the tree): every binding of malloc, calloc, realloc and free, from
     every object of every process, went to the allocator under test
     (libc.so.6 for glibc), and the measured process (python3, perl, sqlite3,
-    cc1, redis-server) bound malloc at least once;
+    cc1, redis-server, ld.lld, git) bound malloc at least once;
   - hakmem runs: hakmem's own statistics (HAKMEM_CONF=opt.stats_print=json,
     opt.stats_file=DIR/hakmem.%p.json, written at exit) exist for the
     measured process and show stats.nmalloc of at least one allocation per
@@ -44,13 +46,22 @@ bindings check proves); under every allocator but hakmem (which defines
 mallctl) redis's mallctl calls still reach libjemalloc, which sets itself up
 beside the allocator under test.
 
+--callgrind adds instruction counts: after the timed rounds, each workload
+but redis once per allocator at its quick size under valgrind
+--tool=callgrind --trace-children=yes (which does not replace malloc, so the
+preload works), the Ir of every process of the tree summed; checked by the
+exit status, the output, the callgrind data (the measured process ran code in
+the preloaded library, no process in another allocator's) and hakmem's
+statistics. A refused count is reported, and the other counts go on.
+
 Run it from the build directory:
 
     python3 ../bench/programs.py [--rounds N] [--quick] [--only a,b]
-        [--allocators hakmem,glibc,...] [--out DIR]
+        [--allocators hakmem,glibc,...] [--callgrind] [--out DIR]
 
 Standard library only; the allocator set-up is bench/run.py's (imported, not
-run). Exit status: 0, 2 when a run was refused, 1 on a setup error.
+run). Exit status: 0, 2 when a run (or a callgrind count) was refused, 1 on
+a setup error.
 """
 
 import argparse
@@ -88,7 +99,8 @@ MALLOC_SYMS = ("malloc", "calloc", "realloc", "free")
 # run's tracing: removed from every run
 ENV_DROP = ("LD_PRELOAD", "LD_DEBUG", "LD_DEBUG_OUTPUT", "HAKMEM_CONF", "MALLOC_CONF",
             "GLIBC_TUNABLES", "PYTHONMALLOC")
-ENV_DROP_PREFIX = ("MIMALLOC_", "TCMALLOC_", "JEMALLOC_", "HAKMEM_")
+ENV_DROP_PREFIX = ("MIMALLOC_", "TCMALLOC_", "JEMALLOC_", "HAKMEM_",
+                   "GIT_")   # git_repack sets its own (GIT_DIR, GIT_CONFIG_NOSYSTEM)
 
 
 def log(msg):
@@ -107,6 +119,8 @@ SIZES = {
     "sqlite3": (100000, 25000),          # rows
     "gcc": (180, 60),                    # generated functions (about 22 lines each)
     "redis": (200000, 50000),            # keys
+    "lld": (120, 16),                    # object files linked (copies of 4 compiled modules)
+    "git_repack": (1000, 60),            # commits of the generated repository
 }
 
 PY_CHURN = r'''
@@ -266,11 +280,112 @@ def write_redis_inputs(d, n):
     return total
 
 
+LLD_TEMPLATES = 4        # distinct modules compiled by gcc; the objects are prefixed copies
+LLD_FUNCS = 600          # functions per module
+LLD_OPTS = ["--threads=2", "-O2", "--gc-sections", "--icf=all", "--build-id=sha1",
+            "-z", "relro", "-z", "now"]
+
+
+def lld_template(t, nfuncs=LLD_FUNCS):
+    """Module T (of LLD_TEMPLATES) in C: NFUNCS functions in a call chain
+    from entry(), each with a writable counter, a string literal (the same
+    strings in every module: the linker merges them) and a const table of its
+    own; every 4th function has a twin of the same body that is called too
+    (--icf=all folds the pair), every 5th an unused variant (--gc-sections
+    drops it). No libc call: objcopy --prefix-symbols=mJ_ makes a
+    self-contained copy of it, module J."""
+    L = []
+    for i in range(nfuncs):
+        L.append("int f%d(int);" % i)
+        if i % 4 == 0:
+            L.append("int d%d(int);" % i)
+    for i in range(nfuncs):
+        nk = 4 + (i + t) % 12
+        L.append("int g%d = %d;" % (i, i * (t + 3)))
+        L.append('static const char *const s%d = "module string %d: %s";' % (
+            i, i % 97, "abcdefghijklmnopqrstuvwxyz"[(i + t) % 20:]))
+        L.append("const short k%d[%d] = { %s };" % (
+            i, nk, ", ".join(str((i * 31 + j * (t + 1)) % 4099) for j in range(nk))))
+        calls = ""
+        if i + 1 < nfuncs:
+            calls += " + f%d(x - 1)" % (i + 1)
+        if i % 4 == 0 and i + 8 < nfuncs:
+            calls += " + d%d(x - 2)" % (i + 8)
+        body = ("{ if (x <= 0) return g%d; g%d += x; return x * %d + k%d[x %% %d] + "
+                "s%d[x & 7]%s; }" % (i, i, t + 1 + i % 5, i, nk, i, calls))
+        L.append("int f%d(int x) %s" % (i, body))
+        if i % 4 == 0:
+            L.append("int d%d(int x) %s" % (i, body))
+        if i % 5 == 0:
+            L.append("int u%d(int x) { return x + g%d * %d; }" % (i, i, t + 7))
+    L.append("int entry(int x) { return f0(x) + d0(x); }")
+    return "\n".join(L) + "\n"
+
+
+def lld_main_source(n):
+    """main(), calling the entry() of the N modules."""
+    L = ["int m%d_entry(int);" % j for j in range(n)]
+    L.append("int main(int argc, char **argv)")
+    L.append("{")
+    L.append("\tint r = 0;")
+    L.append("\t(void)argv;")
+    L += ["\tr += m%d_entry(argc);" % j for j in range(n)]
+    L.append("\treturn r & 1;")
+    L.append("}")
+    return "\n".join(L) + "\n"
+
+
+def git_stream(ncommits, nfiles=40, lines=300):
+    """A git fast-import stream: NCOMMITS commits on master, each changing a
+    few lines of 1-4 of NFILES generated text files (300-573 lines of 3-11
+    words); fixed names, dates and seed, so the same repository, object for
+    object, every time."""
+    import random
+    rng = random.Random(7)
+    files = []
+    for f in range(nfiles):
+        files.append(["%s line %d of file %d: %s" % (
+            "#" if i % 10 == 0 else " ", i, f,
+            " ".join("w%d" % rng.randrange(5000) for _ in range(3 + i % 9)))
+            for i in range(lines + f * 7)])
+    out = []
+    for c in range(ncommits):
+        changed = sorted(rng.sample(range(nfiles), 1 + c % 4))
+        ops = []
+        for f in changed:
+            L = files[f]
+            for _ in range(1 + rng.randrange(6)):
+                k = rng.randrange(len(L))
+                r = rng.random()
+                if r < 0.5:
+                    L[k] = "  edited in commit %d: %s" % (c, " ".join(
+                        "v%d" % rng.randrange(9000) for _ in range(4)))
+                elif r < 0.8:
+                    L.insert(k, "  added in commit %d, %d" % (c, rng.randrange(10 ** 6)))
+                elif len(L) > 50:
+                    del L[k]
+            data = ("\n".join(L) + "\n").encode()
+            ops.append(b"M 100644 inline dir%d/file%02d.txt\ndata %d\n%s\n" % (
+                f % 5, f, len(data), data))
+        msg = b"commit %d: %d files\n" % (c, len(changed))
+        t = 1700000000 + c * 600
+        out.append(b"commit refs/heads/master\nmark :%d\n"
+                   b"author A U Thor <author@example.com> %d +0000\n"
+                   b"committer C O Mitter <committer@example.com> %d +0000\n"
+                   b"data %d\n%s" % (c + 1, t, t, len(msg), msg))
+        if c:
+            out.append(b"from :%d\n" % c)
+        out += ops
+        out.append(b"\n")
+    return b"".join(out)
+
+
 def find_tools():
     """{tool: path or None}. python3 is the interpreter itself, not a
     wrapper (pyenv's shim is a shell script that would run under the preload
     and spawn the interpreter)."""
-    tools = {t: shutil.which(t) for t in ("perl", "sqlite3", "gcc", "redis-cli")}
+    tools = {t: shutil.which(t) for t in ("perl", "sqlite3", "gcc", "redis-cli", "ld.lld",
+                                          "objcopy", "git", "valgrind")}
     tools["time"] = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
     tools["env"] = shutil.which("env") or "/usr/bin/env"
     tools["redis-server"] = "/usr/bin/redis-server" if os.access(
@@ -313,11 +428,106 @@ def workloads(quick, tools):
                  "16 B-16 KiB (log-uniform, about 2.4 KiB on average) through redis-cli "
                  "--pipe, DEL of half of them, %g s, RSS; FLUSHALL, %g s, RSS" % (
                      SETTLE_S, SETTLE_S)},
+        {"name": "lld", "program": "ld.lld", "needs": ["ld.lld", "gcc", "objcopy"],
+         "what": "ld.lld (C++, LLVM) with 2 threads (--threads=2) links a PIE against libc "
+                 "from N object files of %d generated functions (+ twins and unused "
+                 "variants, about 3,500 sections), copies of %d modules compiled with gcc -O0 "
+                 "-ffunction-sections -fdata-sections, symbols renamed per copy by objcopy "
+                 "--prefix-symbols; -O2 (string tail merging), --gc-sections, --icf=all, "
+                 "--build-id=sha1, -z relro -z now and a map file (-Map, a line per "
+                 "symbol); the command line is gcc -fuse-ld=lld's; LLD_IN_TEST=1: lld "
+                 "returns from main (destructors, atexit) instead of _exit, so hakmem "
+                 "writes its statistics" % (LLD_FUNCS, LLD_TEMPLATES)},
+        {"name": "git_repack", "program": "git", "needs": ["git"],
+         "what": "git pack-objects with 2 threads (its delta search), exactly as git "
+                 "repack -a -d -f --window=50 --depth=50 --threads=2 runs it, into an "
+                 "empty directory (the repository is never changed: every run packs the "
+                 "same objects): a generated repository of N commits changing 40 text "
+                 "files (fast-import, no deltas in its pack); --no-reuse-delta: every "
+                 "delta searched again in a window of 50"},
     ]
     for w in W:
         w["n"] = SIZES[w["name"]][ix]
         w["missing"] = [t for t in w["needs"] if not tools.get(t)]
     return W
+
+
+def prep_run(cmd, cwd, env=None, stdin=None, timeout=900):
+    """A step of a workload's preparation (nothing preloaded, not measured):
+    its stdout; RuntimeError with its stderr when it fails."""
+    try:
+        r = subprocess.run(cmd, cwd=cwd, env=env or base_env(), timeout=timeout,
+                           stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError("%s: %s" % (os.path.basename(cmd[0]), e))
+    if r.returncode != 0:
+        raise RuntimeError("%s exited with status %d: %s" % (
+            " ".join(cmd[:3]), r.returncode, r.stderr.decode(errors="replace").strip()[-300:]))
+    return r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
+
+
+def prep_parallel(cmds, cwd, jobs=None):
+    """prep_run of each of CMDS, os.cpu_count() at a time."""
+    jobs = jobs or os.cpu_count() or 2
+    pending, running = list(cmds), []
+    failure = None
+    while pending or running:
+        while pending and len(running) < jobs and failure is None:
+            cmd = pending.pop(0)
+            running.append((cmd, subprocess.Popen(cmd, cwd=cwd, env=base_env(),
+                                                  stdin=subprocess.DEVNULL,
+                                                  stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.PIPE)))
+        if not running:
+            break
+        cmd, p = running.pop(0)
+        err = p.communicate()[1].decode(errors="replace")
+        if p.returncode != 0 and failure is None:
+            failure = "%s exited with status %d: %s" % (" ".join(cmd[:3]), p.returncode,
+                                                         err.strip()[-300:])
+    if failure:
+        raise RuntimeError(failure)
+
+
+def lld_link_command(tools, d, main_o, objs, out, mapfile):
+    """The link command gcc -fuse-ld=lld would run for MAIN_O (its -###
+    output: crt files, libc, libgcc, the dynamic linker, -pie), run as
+    ld.lld itself, with OBJS after MAIN_O and LLD_OPTS and -Map added."""
+    text = prep_run([tools["gcc"], "-fuse-ld=lld", "-###", main_o, "-o", out], d)
+    lines = [l for l in text.splitlines() if l.startswith(" ") and "collect2" in l.split()[0]]
+    if not lines:
+        raise RuntimeError("gcc -fuse-ld=lld -### shows no collect2 command")
+    args, it = [], iter(shlex.split(lines[-1])[1:])
+    for a in it:
+        if a == "-plugin":
+            next(it, None)
+        elif a.startswith("-plugin-opt=") or a in ("-fuse-ld=lld", "--build-id"):
+            continue
+        elif a == main_o:
+            args += [main_o] + objs
+        else:
+            args.append(a)
+    if main_o not in args:
+        raise RuntimeError("gcc -fuse-ld=lld -### does not name %s" % main_o)
+    return [tools["ld.lld"]] + LLD_OPTS + ["-Map=" + mapfile] + args
+
+
+def shown_command(cmd, tmp):
+    """CMD with the scratch dir as $TMP and a run of numbered files
+    ($TMP/lld/m0.o ... m159.o) as one $TMP/lld/m{0..159}.o."""
+    out = []
+    for c in cmd:
+        c = c.replace(tmp, "$TMP")
+        m = re.match(r"^(.*/m)(\d+)(\.o)$", c)
+        prev = re.match(r"^(.*/m)\{0\.\.(\d+)\}(\.o)$", out[-1]) if out else None
+        if m and prev and prev.group(1) == m.group(1) and int(prev.group(2)) + 1 == int(m.group(2)):
+            out[-1] = "%s{0..%s}%s" % (m.group(1), m.group(2), m.group(3))
+        elif m and m.group(2) == "0":
+            out.append("%s{0..0}%s" % (m.group(1), m.group(3)))
+        else:
+            out.append(c)
+    return out
 
 
 def prepare(w, tmp, tools):
@@ -329,8 +539,10 @@ def prepare(w, tmp, tools):
     os.makedirs(d, exist_ok=True)
     w["env"] = {"LC_ALL": "C"}
     w["stdin"] = None
-    w["output_file"] = None
-    w["remove"] = []
+    w["output_file"] = None     # fingerprinted instead of stdout
+    w["output_pack"] = None     # a directory holding one git pack: fingerprint_pack
+    w["remove"] = []            # removed before each run
+    w["fresh_dirs"] = []        # emptied before each run
     if name.startswith("python3_"):
         src = os.path.join(d, name + ".py")
         with open(src, "w") as f:
@@ -376,7 +588,65 @@ def prepare(w, tmp, tools):
                     "--dir", d, "--daemonize", "no", "--logfile", os.path.join(d, "redis.log")]
         w["main"], w["measured"] = r"redis-server$", "redis-server"
         w["floor"] = n
-    w["shown"] = [c.replace(tmp, "$TMP") for c in w["cmd"]]
+    elif name == "lld":
+        K = LLD_TEMPLATES
+        cmds = []
+        modules = []
+        for t in range(K):
+            src = os.path.join(d, "module%d.c" % t)
+            with open(src, "w") as f:
+                f.write(lld_template(t))
+            modules.append(os.path.join(d, "module%d.o" % t))
+            cmds.append([tools["gcc"], "-O0", "-ffunction-sections", "-fdata-sections", "-c",
+                         "-o", modules[-1], src])
+        with open(os.path.join(d, "main.c"), "w") as f:
+            f.write(lld_main_source(n))
+        main_o = os.path.join(d, "main.o")
+        cmds.append([tools["gcc"], "-O0", "-c", "-o", main_o, os.path.join(d, "main.c")])
+        prep_parallel(cmds, d)
+        objs = [os.path.join(d, "m%d.o" % j) for j in range(n)]
+        prep_parallel([[tools["objcopy"], "--prefix-symbols=m%d_" % j, modules[j % K], o]
+                       for j, o in enumerate(objs)], d)
+        out, mapfile = os.path.join(d, "linked"), os.path.join(d, "linked.map")
+        w["cmd"] = lld_link_command(tools, d, main_o, objs, out, mapfile)
+        w["env"]["LLD_IN_TEST"] = "1"
+        w["output_file"] = out
+        w["remove"] = [out, mapfile]
+        w["main"], w["measured"] = r"^ld\.lld$", "ld.lld"
+        w["floor"] = 1000 * n
+        w["input_bytes"] = sum(os.path.getsize(o) for o in objs)
+    elif name == "git_repack":
+        repo = os.path.join(d, "repo.git")
+        w["env"].update(GIT_CONFIG_NOSYSTEM="1", HOME=d, XDG_CONFIG_HOME=d, GIT_DIR=repo)
+        env = base_env()
+        env.update(w["env"])
+        shutil.rmtree(repo, ignore_errors=True)
+        prep_run([tools["git"], "init", "-q", "--bare"], d, env)
+        stream = os.path.join(d, "history.fi")
+        with open(stream, "wb") as f:
+            f.write(git_stream(n))
+        with open(stream, "rb") as f:
+            prep_run([tools["git"], "fast-import", "--depth=0", "--quiet"], d, env, stdin=f)
+        os.unlink(stream)
+        counts = prep_run([tools["git"], "count-objects", "-v"], d, env)
+        m = re.search(r"^in-pack: (\d+)$", counts, re.M)
+        if not m:
+            raise RuntimeError("git count-objects -v: %s" % counts.strip()[:200])
+        w["objects"] = int(m.group(1))
+        outdir = os.path.join(d, "out")
+        # what git repack -a -d -f --window=50 --depth=50 --threads=2 runs
+        # (GIT_TRACE=1 shows it), less --write-bitmap-index-quiet, into OUTDIR
+        w["cmd"] = [tools["git"], "pack-objects", "--window=50", "--depth=50", "--threads=2",
+                    "--no-reuse-delta", "--quiet", "--delta-base-offset",
+                    os.path.join(outdir, "pack"), "--keep-true-parents", "--honor-pack-keep",
+                    "--non-empty", "--all", "--reflog", "--indexed-objects"]
+        w["fresh_dirs"] = [outdir]
+        w["output_pack"] = outdir
+        # under callgrind, one thread: see CALLGRIND_NOTES
+        w["callgrind_cmd"] = [c if c != "--threads=2" else "--threads=1" for c in w["cmd"]]
+        w["main"], w["measured"] = r"^git$", "git (pack-objects)"
+        w["floor"] = 10 * w["objects"]
+    w["shown"] = shown_command(w["cmd"], tmp)
     if w["stdin"]:
         w["shown"] += ["<", w["stdin"].replace(tmp, "$TMP")]
     return w
@@ -525,6 +795,65 @@ def fingerprint_file(path):
     return h.hexdigest()[:16]
 
 
+def clean_outputs(w):
+    """Removes what a run of w writes, so that each run starts the same."""
+    for p in w["remove"]:
+        if os.path.exists(p):
+            os.unlink(p)
+    for p in w.get("fresh_dirs", []):
+        shutil.rmtree(p, ignore_errors=True)
+        os.makedirs(p)
+
+
+def fingerprint_pack(w, tools):
+    """The one pack w wrote: checked by git verify-pack (every object
+    rebuilt and hashed; nothing preloaded, not measured), fingerprinted by
+    its index's sorted object names. Which deltas the two threads find
+    depends on how they split the work, so the pack's bytes may differ
+    between runs; the set of objects may not."""
+    d = w["output_pack"]
+    names = sorted(os.listdir(d)) if os.path.isdir(d) else []
+    packs = [n for n in names if n.endswith(".pack")]
+    idxs = [n for n in names if n.endswith(".idx")]
+    if len(packs) != 1 or len(idxs) != 1 or packs[0][:-5] != idxs[0][:-4]:
+        raise RuntimeError("expected one pack and its index in %s, found: %s" % (
+            d, " ".join(names) or "nothing"))
+    idx = os.path.join(d, idxs[0])
+    env = base_env()
+    env.update(w["env"])
+    try:
+        r = subprocess.run([tools["git"], "verify-pack", idx], env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError("git verify-pack: %s" % e)
+    if r.returncode != 0:
+        raise RuntimeError("git verify-pack %s failed: %s" % (
+            idxs[0], r.stdout.decode(errors="replace").strip()[-300:]))
+    with open(idx, "rb") as f:
+        data = f.read()
+    if len(data) < 8 + 1024 or data[:8] != b"\377tOc\0\0\0\2":
+        raise RuntimeError("%s is not a version 2 pack index" % idxs[0])
+    nobj = int.from_bytes(data[8 + 255 * 4:8 + 256 * 4], "big")
+    oids = data[8 + 1024:8 + 1024 + 20 * nobj]
+    if len(oids) != 20 * nobj:
+        raise RuntimeError("%s is cut short" % idxs[0])
+    return "%d objects, names %s" % (nobj, hashlib.sha256(oids).hexdigest()[:16])
+
+
+def fingerprint_output(w, out_path, tools):
+    """(fingerprint, None) of what a run of w made (its output file, its
+    pack, or its stdout), or (None, why not)."""
+    if w.get("output_pack"):
+        try:
+            return fingerprint_pack(w, tools), None
+        except (RuntimeError, OSError) as e:
+            return None, str(e)
+    src = w["output_file"] or out_path
+    if not os.path.exists(src):
+        return None, "no output (%s)" % src
+    return fingerprint_file(src), None
+
+
 def parse_time_file(path):
     """/usr/bin/time's line: (elapsed, user, sys, maxrss_kb) or None."""
     try:
@@ -544,9 +873,7 @@ def parse_time_file(path):
 def run_program(w, allocator, lib, tmp, tools, timeout):
     """One run of a non-server workload under /usr/bin/time; the record."""
     rundir = fresh_rundir(tmp)
-    for p in w["remove"]:
-        if os.path.exists(p):
-            os.unlink(p)
+    clean_outputs(w)
     tfile = os.path.join(rundir, "time.txt")
     extra = dict(w["env"])
     extra.update(trace_env(lib, rundir))
@@ -579,11 +906,7 @@ def run_program(w, allocator, lib, tmp, tools, timeout):
     elif tm is None:
         rec["refused"] = "no /usr/bin/time line in %s" % tfile
     else:
-        src = w["output_file"] or out_path
-        if not os.path.exists(src):
-            rec["refused"] = "no output (%s)" % src
-        else:
-            rec["output"] = fingerprint_file(src)
+        rec["output"], rec["refused"] = fingerprint_output(w, out_path, tools)
     reason, proof = check_proof(allocator, lib, w["main"], w["floor"],
                                 read_bindings(rundir), read_stats(rundir), err)
     rec["proof"] = proof
@@ -738,6 +1061,279 @@ def refuse_odd_outputs(runs):
                                                                              common)
 
 
+# ---------------------------------------------------------------- callgrind
+# --callgrind: each workload (quick size, redis aside) once per allocator
+# under valgrind --tool=callgrind --trace-children=yes: the instructions (Ir)
+# of every process of the tree, summed. callgrind does not replace malloc
+# (memcheck and the other heap tools do), so the preload works as in the
+# timed runs.
+
+CALLGRIND_SKIP = {
+    "redis": "not run under callgrind: a server driven over a socket by separate "
+             "redis-cli processes, with %g s pauses; its count would be the server's "
+             "idle polling as much as its work" % SETTLE_S,
+}
+CALLGRIND_NOTES = {
+    "git_repack": "counted with --threads=1: valgrind runs one thread at a time, and "
+                  "with two the split of the delta search between them (a thread that "
+                  "is done takes half of the other's remaining objects) follows "
+                  "valgrind's time slices, which the allocator's own instructions move: "
+                  "with two, counts of the same workload under the same allocator "
+                  "differed by up to 40%",
+}
+# the allocator libraries: none but the one under test may run code
+ALLOCATOR_LIB_RE = re.compile(r"^lib(hakmem|mimalloc|jemalloc|tcmalloc)")
+CG_OB_RE = re.compile(r"^\((\d+)\)(?: (.*))?$")
+# the allocation functions: the Ir of those callgrind could not place in an
+# object count as the preloaded allocator's
+ALLOC_FN_RE = re.compile(r"^(malloc|free|calloc|realloc|reallocarray|memalign|aligned_alloc|"
+                         r"posix_memalign|valloc|pvalloc|malloc_usable_size|cfree|"
+                         r"(tc|mi|je|hakmem)_\w+|operator (new|delete).*|_Zn[wa]\w*|_Zd[la]\w*)$")
+
+
+def parse_callgrind(path):
+    """One callgrind output file: {'pid', 'cmd', 'ir': its summary: (or
+    totals:) line, 'self_ir': {object: Ir of the object's own code},
+    'unknown_fn_ir': {function: Ir} of the code callgrind could not place in
+    an object ('???': tcmalloc's malloc and free, which gperftools puts in a
+    section of their own)}. The cost line after a calls= line is the call's
+    inclusive cost: not the caller's own."""
+    info = {"pid": None, "cmd": None, "ir": None, "self_ir": {}, "unknown_fn_ir": {}}
+    names, fnames, cur, curfn, skip, totals = {}, {}, None, None, False, None
+    self_ir = collections.defaultdict(int)
+    unknown = collections.defaultdict(int)
+    with open(path, errors="replace") as f:
+        for line in f:
+            c = line[:1]
+            if c.isdigit() or c in "+-*":
+                if skip:
+                    skip = False
+                elif cur is not None:
+                    parts = line.split()
+                    if len(parts) > 1 and parts[1].isdigit():
+                        self_ir[cur] += int(parts[1])
+                        if cur == "???":
+                            unknown[curfn] += int(parts[1])
+            elif line.startswith(("ob=", "cob=", "fn=", "cfn=")):
+                key, _, val = line.rstrip("\n").partition("=")
+                table = fnames if key.endswith("fn") else names
+                m = CG_OB_RE.match(val)
+                if m:
+                    if m.group(2) is not None:
+                        table[m.group(1)] = m.group(2)
+                    val = table.get(m.group(1), "?")
+                if key == "ob":
+                    cur = val
+                elif key == "fn":
+                    curfn = val
+            elif line.startswith("calls="):
+                skip = True
+            elif line.startswith("summary:"):
+                info["ir"] = int(line.split()[1])
+            elif line.startswith("totals:"):
+                totals = int(line.split()[1])
+            elif line.startswith("pid:"):
+                info["pid"] = int(line.split()[1])
+            elif line.startswith("cmd:"):
+                info["cmd"] = line[4:].strip()
+    if info["ir"] is None:
+        info["ir"] = totals
+    info["self_ir"] = dict(self_ir)
+    info["unknown_fn_ir"] = dict(unknown)
+    return info
+
+
+def check_callgrind(allocator, lib, main_re, floor, procs, stats):
+    """Returns (reason or None, proof): the measured process (named by its
+    command line's first word) ran code in the library under test, no other
+    allocator library ran code in any process, and hakmem's statistics (hakmem
+    runs: there, at the floor; peers: absent)."""
+    proof = {"measured_pid": None, "lib_ir": None, "nmalloc": None, "stats_files": len(stats)}
+    if not procs:
+        return "no callgrind output", proof
+    for p in procs:
+        if p["ir"] is None:
+            return "no summary in the callgrind output of process %s" % p["pid"], proof
+    want = R.expected_lib_names(lib)
+    for p in procs:
+        for ob, ir in sorted(p["self_ir"].items()):
+            base = os.path.basename(ob)
+            if ir > 0 and ALLOCATOR_LIB_RE.match(base) and base not in want:
+                return "process %s (%s) ran %d instructions in %s, not the allocator " \
+                       "under test" % (p["pid"], (p["cmd"] or "?").split(" ")[0], ir, ob), proof
+    measured = [p for p in procs
+                if re.search(main_re, os.path.basename((p["cmd"] or "").split(" ")[0]))]
+    if not measured:
+        return "no process of the tree is the measured program (/%s/)" % main_re, proof
+    m = measured[0]
+    proof["measured_pid"] = m["pid"]
+    if lib:
+        proof["lib_ir"] = sum(ir for ob, ir in m["self_ir"].items()
+                              if os.path.basename(ob) in want) + \
+            sum(ir for fn, ir in m.get("unknown_fn_ir", {}).items()
+                if fn and ALLOC_FN_RE.match(fn))
+        if not proof["lib_ir"]:
+            return "the measured process %s ran no instruction in %s" % (
+                m["pid"], "/".join(sorted(want))), proof
+    if allocator == "hakmem":
+        st = stats.get(m["pid"])
+        nm = st.get("stats", {}).get("nmalloc") if isinstance(st, dict) else None
+        if not isinstance(nm, int):
+            return "no hakmem statistics (stats.nmalloc) for the measured process %s: %s" % (
+                m["pid"], "none" if st is None else str(st)[:100]), proof
+        proof["nmalloc"] = nm
+        if nm < floor:
+            return "hakmem served %d allocations in process %s, fewer than %d" % (
+                nm, m["pid"], floor), proof
+    elif stats:
+        return "hakmem statistics exist (processes %s): hakmem ran instead of %s" % (
+            ",".join(str(p) for p in sorted(stats)), allocator), proof
+    return None, proof
+
+
+def run_callgrind(w, allocator, lib, tmp, tools, timeout):
+    """One run of w under callgrind; the record (never raises)."""
+    rundir = fresh_rundir(tmp)
+    rec = {"workload": w["name"], "allocator": allocator, "lib": lib, "n": w["n"], "rc": None,
+           "wall_s": None, "ir": None, "processes": [], "output": None, "refused": None}
+    env = base_env()
+    env.update(w["env"])
+    env["HAKMEM_CONF"] = "opt.stats_print=json,opt.stats_file=%s" % os.path.join(
+        rundir, "hakmem.%p.json")
+    if lib:
+        env["LD_PRELOAD"] = lib
+    cmd = [tools["valgrind"], "--tool=callgrind", "--trace-children=yes", "-q",
+           "--callgrind-out-file=%s" % os.path.join(rundir, "callgrind.out.%p")] + (
+               w.get("callgrind_cmd") or w["cmd"])
+    out_path = os.path.join(rundir, "stdout")
+    stdin = None
+    t0 = time.monotonic()
+    try:
+        clean_outputs(w)
+        stdin = open(w["stdin"]) if w["stdin"] else subprocess.DEVNULL
+        with open(out_path, "wb") as out:
+            p = subprocess.run(cmd, stdin=stdin, stdout=out, stderr=subprocess.PIPE, env=env,
+                               cwd=os.path.join(tmp, w["name"]), timeout=timeout)
+        rec["rc"], err = p.returncode, p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        rec["rc"], err = "timeout", "timed out after %d s" % timeout
+    except OSError as e:
+        rec["rc"], err = "oserror", str(e)
+    finally:
+        if w["stdin"] and stdin not in (None, subprocess.DEVNULL):
+            stdin.close()
+    rec["wall_s"] = round(time.monotonic() - t0, 2)
+    rec["stderr"] = err[-1500:]
+    if rec["rc"] != 0:
+        rec["refused"] = "exit status %s: %s" % (rec["rc"], err.strip()[-300:])
+        return rec
+    rec["output"], rec["refused"] = fingerprint_output(w, out_path, tools)
+    procs = []
+    try:
+        for fn in sorted(os.listdir(rundir)):
+            if fn.startswith("callgrind.out."):
+                procs.append(parse_callgrind(os.path.join(rundir, fn)))
+    except (OSError, ValueError, IndexError) as e:
+        rec["refused"] = rec["refused"] or "unreadable callgrind output: %s" % e
+        return rec
+    procs.sort(key=lambda p: p["pid"] or 0)
+    reason, proof = check_callgrind(allocator, lib, w["main"], w["floor"], procs,
+                                    read_stats(rundir))
+    rec["proof"] = proof
+    rec["refused"] = rec["refused"] or reason
+    rec["processes"] = [{"pid": p["pid"], "cmd": (p["cmd"] or "")[:200].replace(tmp, "$TMP"),
+                         "ir": p["ir"]} for p in procs]
+    if not reason:
+        rec["ir"] = sum(p["ir"] for p in procs)
+    return rec
+
+
+def callgrind_summary(names, runs, allocators):
+    """{workload: {allocator: {ir, processes, lib_ir, nmalloc} or {refused}}}."""
+    out = {}
+    for wn in names:
+        s = out[wn] = {}
+        for a in allocators:
+            rs = [r for r in runs if r["workload"] == wn and r["allocator"] == a]
+            if not rs:
+                continue
+            r = rs[-1]
+            if r["refused"]:
+                s[a] = {"refused": r["refused"]}
+            else:
+                s[a] = {"ir": r["ir"], "processes": len(r["processes"]),
+                        "lib_ir": r.get("proof", {}).get("lib_ir"),
+                        "nmalloc": r.get("proof", {}).get("nmalloc")}
+    return out
+
+
+def callgrind_geomeans(names, summary, allocators, base=BASELINE):
+    """{allocator: (geometric mean of ir / base's ir, workloads counted)}
+    over the workloads where both counts are valid."""
+    out = {}
+    for a in allocators:
+        vals = [summary[wn][a]["ir"] / float(summary[wn][base]["ir"]) for wn in names
+                if summary.get(wn, {}).get(a, {}).get("ir")
+                and summary.get(wn, {}).get(base, {}).get("ir")]
+        out[a] = (R.geomean(vals) if vals else None, len(vals))
+    return out
+
+
+def count_instructions(wls, libs, allocators, tmp, tools, timeout, quick):
+    """The callgrind pass: its section of the results. The workloads are
+    WLS when they are the quick ones already prepared, else quick copies
+    prepared under TMP/callgrind."""
+    cg = {"runs": [], "skipped": {}, "sizes": {}, "workloads": []}
+    if quick:
+        cwls, ctmp = wls, tmp
+    else:
+        ctmp = os.path.join(tmp, "callgrind")
+        names = [w["name"] for w in wls]
+        cwls = [w for w in workloads(True, tools) if w["name"] in names]
+    for w in cwls:
+        if w["name"] in CALLGRIND_SKIP:
+            cg["skipped"][w["name"]] = CALLGRIND_SKIP[w["name"]]
+            continue
+        if not quick:
+            try:
+                prepare(w, ctmp, tools)
+            except (RuntimeError, OSError) as e:
+                cg["skipped"][w["name"]] = "preparation failed: %s" % e
+                log("programs: callgrind: %s is left out: %s" % (w["name"], e))
+                continue
+        cg["workloads"].append(w["name"])
+        cg["sizes"][w["name"]] = w["n"]
+        if w["name"] in CALLGRIND_NOTES:
+            cg.setdefault("notes", {})[w["name"]] = CALLGRIND_NOTES[w["name"]]
+        cells = []
+        for a in allocators:
+            try:
+                rec = run_callgrind(w, a, libs[a], ctmp, tools, timeout)
+            except Exception as e:   # one count lost, not the pass
+                rec = {"workload": w["name"], "allocator": a, "lib": libs[a], "n": w["n"],
+                       "ir": None, "processes": [], "output": None,
+                       "refused": "the callgrind run failed: %r" % e}
+            cg["runs"].append(rec)
+            if rec["refused"]:
+                log("programs: callgrind %s / %s REFUSED: %s" % (w["name"], a, rec["refused"]))
+                cells.append("%s REFUSED" % a)
+            else:
+                cells.append("%s %s" % (a, fmt_ir(rec["ir"])))
+        log("callgrind %-15s %s" % (w["name"], "  ".join(cells)))
+    refuse_odd_outputs(cg["runs"])
+    for r in cg["runs"]:
+        if r["refused"]:
+            r["ir"] = None
+    cg["summary"] = callgrind_summary(cg["workloads"], cg["runs"], allocators)
+    return cg
+
+
+def fmt_ir(v):
+    if v is None:
+        return "-"
+    return "%.3f G" % (v / 1e9) if v >= 1e9 else "%.1f M" % (v / 1e6)
+
+
 # ---------------------------------------------------------------- analysis
 
 REDIS_KEYS = ("del_vmrss_kb", "del_used_memory_rss", "del_used_memory", "flush_vmrss_kb",
@@ -830,6 +1426,78 @@ def cell(summary, wname, a, key, fmt):
     return "%s (%sx)" % (fmt(v), fr(r))
 
 
+def markdown_callgrind(cg, allocators):
+    """The report's section on the callgrind pass (lines)."""
+    names, summary = cg.get("workloads", []), cg.get("summary", {})
+    L = ["## Instructions (callgrind)", ""]
+    L.append("Each workload once per allocator at its quick size (N below) under `valgrind "
+             "--tool=callgrind --trace-children=yes`, one output file per process: the "
+             "instructions executed (Ir) summed over every process of the tree (gcc: "
+             "driver, cc1, as), with the ratio to mimalloc's (< 1: fewer). The same "
+             "preload, variables and hakmem statistics file as the timed runs (callgrind "
+             "does not replace malloc; memcheck and valgrind's other heap tools do), no "
+             "LD_DEBUG. A count is refused when the run failed, its output differs from "
+             "the other allocators' callgrind runs, the measured process (named by its "
+             "command line) ran no instruction in the preloaded library, any process ran "
+             "code in another allocator's library, or hakmem's statistics for the "
+             "measured process are missing or under the floor (peers: present). valgrind "
+             "runs the threads of lld and git one at a time, so their counts include "
+             "whatever a thread spins while another holds a lock.")
+    L.append("")
+    for wn, why in sorted(list(cg.get("skipped", {}).items()) + list(cg.get("notes", {}).items())):
+        L.append("- %s: %s" % (wn, why))
+    if cg.get("skipped") or cg.get("notes"):
+        L.append("")
+    refused = [r for r in cg.get("runs", []) if r["refused"]]
+    if refused:
+        L.append("**REFUSED: %d callgrind run(s):**" % len(refused))
+        L.append("")
+        for r in refused:
+            L.append("- %s, %s: %s" % (r["workload"], r["allocator"], r["refused"]))
+        L.append("")
+    if not names:
+        L.append("(no workload counted)")
+        L.append("")
+        return L
+    L.append("| workload | N | " + " | ".join(allocators) + " |")
+    L.append("| --- | ---: | " + " | ".join("---:" for _ in allocators) + " |")
+    for wn in names:
+        cells = []
+        for a in allocators:
+            e = summary.get(wn, {}).get(a)
+            if e is None:
+                cells.append("-")
+            elif "refused" in e:
+                cells.append("REFUSED")
+            else:
+                b = summary[wn].get(BASELINE, {}).get("ir")
+                cells.append("%s (%sx)" % (fmt_ir(e["ir"]), fr(e["ir"] / float(b) if b else None)))
+        L.append("| %s | {:,} | %s |".format(cg["sizes"].get(wn, 0)) % (wn, " | ".join(cells)))
+    g = callgrind_geomeans(names, summary, allocators)
+    L.append("| **geometric mean of the ratios** | | %s |" % " | ".join(
+        fr(g[a][0]) + ("" if g[a][1] == len(names) or g[a][0] is None
+                       else " (%d of %d)" % (g[a][1], len(names))) for a in allocators))
+    L.append("")
+    peers = [a for a in allocators if a != "glibc"]
+    L.append("Of which in the allocator's own library: the Ir of its code in the measured "
+             "process (callgrind's self cost of the preloaded object; glibc's malloc is "
+             "not separable from the rest of libc.so.6), and its share of the tree's Ir.")
+    L.append("")
+    L.append("| workload | " + " | ".join(peers) + " |")
+    L.append("| --- | " + " | ".join("---:" for _ in peers) + " |")
+    for wn in names:
+        cells = []
+        for a in peers:
+            e = summary.get(wn, {}).get(a)
+            if not e or "refused" in e or e.get("lib_ir") is None:
+                cells.append("-")
+            else:
+                cells.append("%s (%.1f%%)" % (fmt_ir(e["lib_ir"]), 100.0 * e["lib_ir"] / e["ir"]))
+        L.append("| %s | %s |" % (wn, " | ".join(cells)))
+    L.append("")
+    return L
+
+
 def markdown(data):
     meta, wls, summary, tg = data["meta"], data["workloads"], data["summary"], data["targets"]
     A = meta["allocators"]
@@ -852,6 +1520,11 @@ def markdown(data):
                                          meta["loadavg_start"], meta["loadavg_end"],
                                          meta.get("elapsed_s", 0)))
     L.append("- command: `%s` (in %s)" % (meta["command"], meta["cwd"]))
+    if meta.get("left_out"):
+        L.append("- left out: %s" % "; ".join("%s (%s)" % kv for kv in sorted(
+            meta["left_out"].items())))
+    if (data.get("callgrind") or {}).get("elapsed_s") is not None:
+        L.append("- callgrind pass: %.0f s" % data["callgrind"]["elapsed_s"])
     L.append("")
     refused = [r for r in data["runs"] if r["refused"]]
     if refused:
@@ -967,6 +1640,8 @@ def markdown(data):
                     else e["del_allocator_resident"] / 1024),
                 "-" if e["server_cpu_s"] is None else "%.2f" % e["server_cpu_s"]))
         L.append("")
+    if data.get("callgrind"):
+        L += markdown_callgrind(data["callgrind"], A)
     L.append("## Proof of who served each run")
     L.append("")
     L.append("Every run ran with `LD_DEBUG=bindings` (one file per process) and hakmem's "
@@ -1078,7 +1753,8 @@ def program_versions(tools):
     out = {}
     for t, args in (("python3", ["--version"]), ("perl", ["-e", "print $^V"]),
                     ("sqlite3", ["--version"]), ("gcc", ["-dumpfullversion"]),
-                    ("redis-server", ["--version"])):
+                    ("redis-server", ["--version"]), ("ld.lld", ["--version"]),
+                    ("git", ["--version"])):
         if tools.get(t):
             r = R.run_quiet([tools[t]] + args)
             v = (r.stdout or "").strip().splitlines()
@@ -1177,6 +1853,69 @@ def self_test():
                        ("svg closes", svg.rstrip().endswith("</svg>"))]:
         if not good:
             failures.append("report: " + what)
+    # callgrind: the parser (self costs; the cost line after calls= is not
+    # the caller's), the proof rules, the table
+    cgfile = os.path.join(tempfile.mkdtemp(prefix="hakmem-selftest."), "callgrind.out.41")
+    with open(cgfile, "w") as f:
+        f.write("# callgrind format\nversion: 1\npid: 41\ncmd:  /usr/bin/perl x.pl 10\n"
+                "events: Ir\nsummary: 1000\n\nob=(1) /usr/bin/perl\nfl=(1) ???\n"
+                "fn=(1) main\n0 100\n+2 300\ncob=(2) %s\ncfn=(2) malloc\ncalls=3 0\n"
+                "0 450\nob=(2)\nfn=(2)\n0 450\nob=(3) %s\nfn=(3) strlen\n* 150\n"
+                "ob=(4) ???\nfn=(4) free\n0 20\nfn=(5) 0x0000000004b13750\n0 5\n"
+                "totals: 1000\n" % (mi, libc))
+    cgp = parse_callgrind(cgfile)
+    shutil.rmtree(os.path.dirname(cgfile), ignore_errors=True)
+    if (cgp["pid"], cgp["ir"], cgp["cmd"]) != (41, 1000, "/usr/bin/perl x.pl 10") or \
+            cgp["self_ir"] != {"/usr/bin/perl": 400, mi: 450, libc: 150, "???": 25} or \
+            cgp["unknown_fn_ir"] != {"free": 20, "0x0000000004b13750": 5}:
+        failures.append("parse_callgrind: %r" % cgp)
+    cgp["cmd"] = "perl"
+    if check_callgrind("mimalloc", mi, r"perl$", 1, [cgp], {})[1]["lib_ir"] != 470:
+        failures.append("check_callgrind: an unplaced free is not the allocator's")
+
+    def proc(pid, cmd, **obs):
+        return {"pid": pid, "cmd": cmd, "ir": sum(obs.values()) or 1,
+                "self_ir": {{"mi": mi, "hk": hk, "libc": libc, "je": R.LIBDIR +
+                             "/libjemalloc.so.2"}.get(k, k): v for k, v in obs.items()}}
+    st_hk = {7: {"stats": {"nmalloc": 500}}}
+    cg_cases = [
+        ("mimalloc", mi, [proc(7, "/usr/bin/perl x", mi=5, libc=9)], {}, False),
+        ("mimalloc", mi, [proc(7, "/usr/bin/perl x", libc=9)], {}, True),     # mimalloc idle
+        ("mimalloc", mi, [proc(7, "/usr/bin/perl x", mi=5),
+                          proc(8, "/usr/bin/as", je=3)], {}, True),           # another allocator
+        ("mimalloc", mi, [proc(7, "python3 x", mi=5)], {}, True),             # not perl
+        ("mimalloc", mi, [proc(7, "/usr/bin/perl x", mi=5)], st_hk, True),    # hakmem stats
+        ("hakmem", hk, [proc(7, "/usr/bin/perl x", hk=5)], st_hk, False),
+        ("hakmem", hk, [proc(7, "/usr/bin/perl x", hk=5)], {}, True),         # no stats
+        ("hakmem", hk, [proc(7, "/usr/bin/perl x", hk=5)],
+         {7: {"stats": {"nmalloc": 50}}}, True),                              # below the floor
+        ("glibc", None, [proc(7, "/usr/bin/perl x", libc=9)], {}, False),
+        ("glibc", None, [proc(7, "/usr/bin/perl x", libc=9, mi=1)], {}, True),
+        ("glibc", None, [], {}, True),                                        # no output
+    ]
+    for i, (a, lib, procs, st, want) in enumerate(cg_cases):
+        got, _ = check_callgrind(a, lib, r"perl$", 100, procs, st)
+        if (got is not None) != want:
+            failures.append("callgrind case %d (%s): refused=%r" % (i, a, got))
+    cg_runs = [{"workload": "perl", "allocator": a, "refused": None, "ir": ir, "output": "o",
+                "processes": [{}], "proof": {"lib_ir": lib_ir, "nmalloc": None}}
+               for a, ir, lib_ir in (("hakmem", 900000000, 90000000),
+                                     ("glibc", 1200000000, None),
+                                     ("mimalloc", 1000000000, 50000000))]
+    cg = {"workloads": ["perl"], "sizes": {"perl": 25000}, "runs": cg_runs,
+          "skipped": {"redis": "skipped"}, "summary": callgrind_summary(["perl"], cg_runs, A)}
+    cmd_md = "\n".join(markdown_callgrind(cg, A))
+    for what, good in [("cg row", "| perl | 25,000 | 900.0 M (0.90x) | 1.200 G (1.20x) | "
+                        "1.000 G (1.00x) |" in cmd_md),
+                       ("cg geomean", "| **geometric mean of the ratios** | | 0.90 | 1.20 | 1.00 |"
+                        in cmd_md),
+                       ("cg lib share", "| perl | 90.0 M (10.0%) | 50.0 M (5.0%) |" in cmd_md),
+                       ("cg skipped", "- redis: skipped" in cmd_md)]:
+        if not good:
+            failures.append("callgrind report: " + what)
+    sh = shown_command(["/t/x/ld", "/t/x/m0.o", "/t/x/m1.o", "/t/x/m2.o", "-lc", "/t/m5.o"], "/t")
+    if sh != ["$TMP/x/ld", "$TMP/x/m{0..2}.o", "-lc", "$TMP/m5.o"]:
+        failures.append("shown_command: %r" % sh)
     return R.self_test_verdict("programs", failures)
 
 
@@ -1197,6 +1936,12 @@ def main(argv):
                     "report instead of the source tree's commit (e.g. 'abc1234, clean "
                     "build')")
     ap.add_argument("--timeout", type=int, default=300, help="seconds per run (default 300)")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="after the timed rounds, each workload (quick size, not redis) once "
+                    "per allocator under valgrind --tool=callgrind --trace-children=yes: "
+                    "instructions of the whole process tree")
+    ap.add_argument("--callgrind-timeout", type=int, default=1800,
+                    help="seconds per callgrind run (default 1800)")
     ap.add_argument("--no-install", action="store_true", help="never run apt-get")
     ap.add_argument("--list", action="store_true", help="print the workloads and exit")
     ap.add_argument("--render", metavar="JSON", help="rewrite the .md and .svg beside a "
@@ -1215,6 +1960,10 @@ def main(argv):
             w["what"] = what.get(w["name"], w["what"])
         data["summary"] = summarize(data["workloads"], data["runs"], data["meta"]["allocators"])
         data["targets"] = targets(data["workloads"], data["summary"])
+        if data.get("callgrind"):
+            cg = data["callgrind"]
+            cg["summary"] = callgrind_summary(cg["workloads"], cg["runs"],
+                                              data["meta"]["allocators"])
         base, _ = write_reports(data, os.path.dirname(os.path.abspath(args.render)))
         log("programs: rewrote %s.{json,md,svg}" % base)
         return 0
@@ -1242,8 +1991,10 @@ def main(argv):
                                          "  [missing: %s]" % " ".join(w["missing"])
                                          if w["missing"] else ""))
         return 0
+    left_out = {}
     for w in [w for w in wls if w["missing"]]:
         log("programs: %s is left out: %s not installed" % (w["name"], " ".join(w["missing"])))
+        left_out[w["name"]] = "not installed: %s" % " ".join(w["missing"])
     wls = [w for w in wls if not w["missing"]]
     if not wls:
         log("programs: none of the programs is installed")
@@ -1256,7 +2007,8 @@ def main(argv):
             log("programs: /usr/bin/time (Debian package time) is needed for the peak RSS")
             return 1
     setup = argparse.Namespace(allocators=args.allocators, no_install=args.no_install,
-                               no_callgrind=True, no_strace=True, hakmem_lib=args.hakmem_lib)
+                               no_callgrind=not args.callgrind, no_strace=True,
+                               hakmem_lib=args.hakmem_lib)
     libs = R.setup_allocators(setup)
     if "hakmem" in libs and not os.path.exists(libs["hakmem"]):
         log("programs: %s does not exist; every hakmem run will be refused" % libs["hakmem"])
@@ -1270,14 +2022,23 @@ def main(argv):
         meta["commit"] = args.hakmem_label
     meta.update(allocators=allocators, program_versions=program_versions(tools),
                 command=shlex.join(["python3", os.path.relpath(os.path.abspath(__file__))] + argv),
-                cwd=os.getcwd(), tools=tools, settle_s=SETTLE_S)
+                cwd=os.getcwd(), tools=tools, settle_s=SETTLE_S, left_out=left_out)
     tmp = tempfile.mkdtemp(prefix="hakmem-programs.")
     runs = []
+    cg = None
     t_start = time.monotonic()
     try:
         log("programs: writing the inputs in %s" % tmp)
-        for w in wls:
-            prepare(w, tmp, tools)
+        for w in list(wls):
+            try:
+                prepare(w, tmp, tools)
+            except (RuntimeError, OSError) as e:
+                log("programs: %s is left out: its preparation failed: %s" % (w["name"], e))
+                meta["left_out"][w["name"]] = "preparation failed: %s" % e
+                wls.remove(w)
+        if not wls:
+            log("programs: no workload could be prepared")
+            return 1
         log("programs: %s mode, %d rounds, %d workloads x %d allocators (%s)" % (
             meta["mode"], rounds, len(wls), len(allocators), " ".join(allocators)))
         for rnd in range(1, rounds + 1):
@@ -1294,21 +2055,38 @@ def main(argv):
                     else:
                         cells.append("%s %.2fs %sM" % (a, rec["wall_s"], mib(rec["peak_kb"])))
                 log("round %d/%d %-15s %s" % (rnd, rounds, w["name"], "  ".join(cells)))
+        if args.callgrind:
+            tools["valgrind"] = shutil.which("valgrind")
+            if tools["valgrind"]:
+                log("programs: callgrind: each workload once per allocator (quick sizes)")
+                t_cg = time.monotonic()
+                cg = count_instructions(wls, libs, allocators, tmp, tools,
+                                        args.callgrind_timeout, args.quick)
+                cg["elapsed_s"] = round(time.monotonic() - t_cg, 1)
+            else:
+                log("programs: --callgrind: valgrind (Debian package valgrind) is not installed")
+                cg = {"runs": [], "workloads": [], "sizes": {}, "summary": {},
+                      "skipped": {"all": "valgrind is not installed"}}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     refuse_odd_outputs(runs)
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     meta["loadavg_end"] = R.loadavg()
     for w in wls:    # what the JSON keeps of a workload: no scratch paths
-        for k in ("cmd", "stdin", "output_file", "remove", "dir", "missing", "needs"):
+        for k in ("cmd", "callgrind_cmd", "stdin", "output_file", "output_pack", "remove",
+                  "fresh_dirs", "dir", "missing", "needs"):
             w.pop(k, None)
+        w["env"] = {k: v.replace(tmp, "$TMP") for k, v in w["env"].items()}
     summary = summarize(wls, runs, allocators)
     data = {"meta": meta, "workloads": wls, "summary": summary,
             "targets": targets(wls, summary), "runs": runs}
+    if cg is not None:
+        data["callgrind"] = cg
     base, md = write_reports(data, args.out)
     print(md)
     log("programs: %.0f s; wrote %s.{json,md,svg}" % (meta["elapsed_s"], base))
-    return 2 if any(r["refused"] for r in runs) else 0
+    refused = any(r["refused"] for r in runs + (cg["runs"] if cg else []))
+    return 2 if refused else 0
 
 
 if __name__ == "__main__":

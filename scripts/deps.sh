@@ -11,6 +11,7 @@ PACKAGES=(
 	libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4        # the peers we compare with
 	glibc-source                                            # make check-glibc: glibc's malloc tests
 	redis-server redis-tools                                # test_redis.sh: a jemalloc program
+	lld git                                                 # bench/programs.py, test_programs.sh: multi-threaded programs
 )
 
 missing=()

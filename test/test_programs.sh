@@ -8,11 +8,14 @@
 #   perl     hashes and regular expressions             perl-base / perl
 #   sqlite3  20k-row insert in a transaction, aggregates  sqlite3
 #   gcc      compile a C file (cc1 under hakmem), run it  gcc
+#   lld      ld.lld, 2 threads: link generated objects     lld (and gcc)
+#   git      pack-objects, 2 threads: a generated repo;   git
+#            then the whole git repack -a -d -f
 #
 # A program that is not installed is skipped (the others still run); the
 # whole test is SKIP (77) only when none is installed.
 #
-#   test_programs.sh [python3|perl|sqlite3|gcc ...]
+#   test_programs.sh [python3|perl|sqlite3|gcc|lld|git ...]
 . "${abs_top_srcdir:-$(cd "${srcdir:-.}" && pwd)}/test/preload_common.sh"
 
 NMIN=1000            # hakmem served more allocations than this
@@ -207,10 +210,126 @@ C
 	compare gcc && check_stats "$TMPD/gccdrv.json" "gcc (driver)" 100
 }
 
-[ $# -gt 0 ] || set -- python3 perl sqlite3 gcc
+# ---- lld ---------------------------------------------------------------------
+prog_lld() {
+	command -v ld.lld >/dev/null 2>&1 || return 77
+	command -v gcc >/dev/null 2>&1 || return 77
+	# Four objects of generated functions and variables, a section each;
+	# ld.lld links them into a shared library with two threads: sections
+	# collected (--gc-sections), identical ones folded (every t* is its f*),
+	# strings merged, a build id hashed, a map file written.
+	for m in 0 1 2 3; do
+		awk -v m=$m 'BEGIN {
+			for (i = 0; i < 300; i++) {
+				printf "int g%d_%d = %d;\n", m, i, i * (m + 1)
+				printf "static const char *const s%d_%d = \"string %d\";\n", m, i, i % 40
+				b = sprintf("{ return x <= 0 ? g%d_%d : x + g%d_%d + s%d_%d[x & 3]%s; }", m, i, m, i, m, i,
+					i + 1 < 300 ? sprintf(" + f%d_%d(x - 1)", m, i + 1) : "")
+				if (i + 1 < 300)
+					printf "int f%d_%d(int x);\n", m, i + 1
+				printf "int f%d_%d(int x) %s\n", m, i, b
+				if (i % 4 == 0)
+					printf "int t%d_%d(int x) %s\n", m, i, b
+			}
+		}' >"$TMPD/lld$m.c"
+		gcc -O0 -fPIC -ffunction-sections -fdata-sections -c -o "$TMPD/lld$m.o" "$TMPD/lld$m.c" ||
+			{ echo "FAIL: lld: gcc -c of the generated objects" >&2; return 1; }
+	done
+	# LLD_IN_TEST=1: lld returns from main instead of calling _exit, so
+	# that hakmem's exit handler writes the statistics.
+	set -- --threads=2 -shared -O2 --gc-sections --icf=all --build-id=sha1 \
+		"$TMPD/lld0.o" "$TMPD/lld1.o" "$TMPD/lld2.o" "$TMPD/lld3.o"
+	LLD_IN_TEST=1 ld.lld "$@" -Map="$TMPD/ref.map" -o "$TMPD/ref.so" 2>"$TMPD/lld.referr" ||
+		{ echo "FAIL: ld.lld fails without hakmem" >&2; return 1; }
+	LLD_IN_TEST=1 run_preloaded "$TMPD/lld.json" ld.lld "$@" -Map="$TMPD/hak.map" \
+		-o "$TMPD/hak.so" 2>"$TMPD/lld.err"
+	ran lld $? || return 1
+	if ! cmp -s "$TMPD/ref.so" "$TMPD/hak.so" || ! cmp -s "$TMPD/ref.map" "$TMPD/hak.map"; then
+		echo "FAIL: lld: ld.lld under hakmem wrote a different library or map" >&2
+		return 1
+	fi
+	echo "lld: identical output ($(wc -c <"$TMPD/ref.so") bytes, map of $(wc -l <"$TMPD/ref.map") lines)"
+	check_stats "$TMPD/lld.json" "lld (ld.lld)" "$NMIN"
+}
+
+# ---- git ---------------------------------------------------------------------
+prog_git() {
+	command -v git >/dev/null 2>&1 || return 77
+	export GIT_CONFIG_NOSYSTEM=1 HOME="$TMPD" XDG_CONFIG_HOME="$TMPD" LC_ALL=C
+	unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+	# A fast-import stream: 60 commits (fixed dates), each editing three
+	# lines in each of 1-3 of 12 files of 200 lines.
+	awk 'function rnd(n) { seed = (seed * 16807) % 2147483647; return seed % n }
+	BEGIN {
+		seed = 7
+		for (f = 0; f < 12; f++)
+			for (i = 0; i < 200; i++)
+				L[f, i] = sprintf("line %d of file %d: w%d w%d w%d", i, f, rnd(5000), rnd(5000), rnd(5000))
+		for (c = 0; c < 60; c++) {
+			t = 1700000000 + c * 600
+			msg = sprintf("commit %d\n", c)
+			printf "commit refs/heads/master\nmark :%d\n", c + 1
+			printf "author A U Thor <author@example.com> %d +0000\n", t
+			printf "committer C O Mitter <committer@example.com> %d +0000\n", t
+			printf "data %d\n%s", length(msg), msg
+			if (c)
+				printf "from :%d\n", c
+			for (k = 0; k <= c % 3; k++) {
+				f = (c * 5 + k * 7) % 12
+				for (e = 0; e < 3; e++)
+					L[f, rnd(200)] = sprintf("edited in commit %d: v%d", c, rnd(9000))
+				s = ""
+				for (i = 0; i < 200; i++)
+					s = s L[f, i] "\n"
+				printf "M 100644 inline file%02d.txt\ndata %d\n%s\n", f, length(s), s
+			}
+			printf "\n"
+		}
+	}' >"$TMPD/history.fi"
+	git init -q --bare "$TMPD/repo.git" &&
+		git --git-dir="$TMPD/repo.git" fast-import --depth=0 --quiet <"$TMPD/history.fi" ||
+		{ echo "FAIL: git: fast-import of the generated history" >&2; return 1; }
+	# What git repack -a -d -f --window=50 --depth=50 --threads=2 runs,
+	# into a directory of its own: without hakmem, then under it. The two
+	# threads may split the delta search differently, so the packs are
+	# compared by the objects they hold (and each checked whole).
+	set -- --window=50 --depth=50 --threads=2 --no-reuse-delta --quiet --delta-base-offset
+	set -- "$@" --keep-true-parents --honor-pack-keep --non-empty --all --reflog --indexed-objects
+	mkdir "$TMPD/ref" "$TMPD/hak"
+	git --git-dir="$TMPD/repo.git" pack-objects "$@" "$TMPD/ref/pack" </dev/null >/dev/null \
+		2>"$TMPD/git.referr" || { echo "FAIL: git pack-objects fails without hakmem" >&2; return 1; }
+	run_preloaded "$TMPD/git.json" git --git-dir="$TMPD/repo.git" pack-objects "$@" \
+		"$TMPD/hak/pack" </dev/null >/dev/null 2>"$TMPD/git.err"
+	ran git $? || return 1
+	ref_idx=$(echo "$TMPD"/ref/pack-*.idx) hak_idx=$(echo "$TMPD"/hak/pack-*.idx)
+	git verify-pack "$hak_idx" ||
+		{ echo "FAIL: git: the pack written under hakmem is broken" >&2; return 1; }
+	git show-index <"$ref_idx" | awk '{ print $2 }' | sort >"$TMPD/git.ref"
+	git show-index <"$hak_idx" | awk '{ print $2 }' | sort >"$TMPD/git.out"
+	compare git && check_stats "$TMPD/git.json" "git (pack-objects)" "$NMIN" || return 1
+
+	# The whole git repack under hakmem (pack-objects is its child; the
+	# statistics file is the parent's, written last), on a copy.
+	cp -R "$TMPD/repo.git" "$TMPD/repack.git" || { echo "FAIL: git: cp -R" >&2; return 1; }
+	run_preloaded "$TMPD/gitrepack.json" git --git-dir="$TMPD/repack.git" repack -a -d -f \
+		--window=50 --depth=50 --threads=2 -q 2>"$TMPD/git.err"
+	ran git $? || return 1
+	if ! git --git-dir="$TMPD/repack.git" fsck --no-progress >/dev/null 2>"$TMPD/git.fsck" ||
+		[ -s "$TMPD/git.fsck" ]; then
+		echo "FAIL: git: git fsck after the repack under hakmem:" >&2
+		head -5 "$TMPD/git.fsck" >&2
+		return 1
+	fi
+	cp "$TMPD/git.ref" "$TMPD/gitrepack.ref"
+	git show-index <"$(echo "$TMPD"/repack.git/objects/pack/pack-*.idx)" | awk '{ print $2 }' |
+		sort >"$TMPD/gitrepack.out"
+	compare gitrepack && check_stats "$TMPD/gitrepack.json" "git (repack)" 100
+}
+
+[ $# -gt 0 ] || set -- python3 perl sqlite3 gcc lld git
 for p in "$@"; do
 	case $p in
-	python3|perl|sqlite3|gcc) ;;
+	python3|perl|sqlite3|gcc|lld|git) ;;
 	*) fail "unknown program $p" ;;
 	esac
 	( prog_$p )
