@@ -88,7 +88,6 @@ static void tcache_apply_conf(tcache_t *tc)
 		uint32_t max = conf_class_cap(c);
 		tc->cap_max[c] = max;
 		tc->refill[c] = conf_class_refill(c);
-		tc->fill[c] = tc->refill[c];
 		uint32_t cap = tc->cap[c];
 		if (!cap_adapts(c) || cap > max)
 			cap = max;
@@ -242,8 +241,6 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 	tc->events = 0;
 	for (unsigned c = 0; c < NCLASSES; c++) {
 		if (!tc->busy[c] || idle) {
-			if (tc->fill[c] / 2 >= tc->refill[c])
-				tc->fill[c] /= 2;
 			int64_t cached = (int64_t)tc->cap[c] - tc->bins[c].avail;
 			if (cached > 0)
 				tcache_bin_flush(tc, c, (unsigned)(cached / 2));
@@ -409,14 +406,7 @@ static void *tcache_refill(tcache_t *tc, unsigned c)
 	void *head;
 	tcache_follow(tc);
 	unsigned max = tc->cap[c] ? tc->cap[c] : 1;
-	/* A bin that refills again before it saw `fill` frees (a thread that
-	 * allocates more than it frees: a growing structure, a sweep) takes
-	 * twice as many next time, up to half its capacity; a drain halves it
-	 * back towards the class's refill (jemalloc's fill adapts the same
-	 * way). */
-	unsigned want = tc->fill[c];
-	if (tc->bins[c].nfree - tc->nfree_at_event[c] < want && want < max / 2)
-		tc->fill[c] = want = 2 * want < max / 2 ? 2 * want : max / 2;
+	unsigned want = tc->refill[c];
 	/* A bin that follows use may be smaller than its refill: half of it. */
 	if (cap_adapts(c) && want > max / 2)
 		want = max / 2 ? max / 2 : 1;

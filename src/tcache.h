@@ -63,9 +63,7 @@ typedef struct tcache {
 	                                      within [cap_floor, cap_max] (tcache.c) */
 	uint32_t cap_max[NCLASSES];        /* the tunables' capacity of the class */
 	uint64_t nfree_at_event[NCLASSES]; /* bins[c].nfree at its last refill or overflow */
-	uint32_t refill[NCLASSES];         /* blocks per refill: the tunables' */
-	uint32_t fill[NCLASSES];           /* blocks the next refill asks for: from
-	                                      refill up to cap / 2 (tcache_refill) */
+	uint32_t refill[NCLASSES];         /* blocks per refill */
 	uint64_t nfill[NCLASSES];          /* blocks received from arenas */
 	uint64_t nflush[NCLASSES];         /* blocks given back from the bin */
 	uint64_t nremote_free[NCLASSES];   /* program frees of foreign blocks, and frees
