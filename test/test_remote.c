@@ -111,30 +111,28 @@ static int c_misuse(void *arg)
 	return 99;
 }
 
-static void test_double_free_at_once(void)
+/* Each size in a child: the misuse `kind` must stop it with `needle`. */
+static void run_misuse(int kind, const char *what, const char *needle)
 {
 	static const size_t sizes[] = { 64, 4096, 100000 };
 	for (unsigned i = 0; i < 3; i++) {
-		struct misuse m = { DF_AT_ONCE, sizes[i], NULL, NULL };
-		char what[96];
-		snprintf(what, sizeof what, "remote free(p); free(p) of %zu B", sizes[i]);
+		struct misuse m = { kind, sizes[i], NULL, NULL };
+		char label[96];
+		snprintf(label, sizeof label, "%s of %zu B", what, sizes[i]);
 		child_t r;
 		run_child(&r, 10, c_misuse, &m);
-		expect_child_abort(what, &r, "double free", NULL);
+		expect_child_abort(label, &r, needle, NULL);
 	}
+}
+
+static void test_double_free_at_once(void)
+{
+	run_misuse(DF_AT_ONCE, "remote free(p); free(p)", "double free");
 }
 
 static void test_double_free_later(void)
 {
-	static const size_t sizes[] = { 64, 4096, 100000 };
-	for (unsigned i = 0; i < 3; i++) {
-		struct misuse m = { DF_LATER, sizes[i], NULL, NULL };
-		char what[96];
-		snprintf(what, sizeof what, "remote free(p); free(q); free(p) of %zu B", sizes[i]);
-		child_t r;
-		run_child(&r, 10, c_misuse, &m);
-		expect_child_abort(what, &r, "double free", NULL);
-	}
+	run_misuse(DF_LATER, "remote free(p); free(q); free(p)", "double free");
 }
 
 static void test_interior_free(void)
