@@ -126,6 +126,16 @@ TEST_UNUSED static int child_status(void)
 
 /* ---- child processes ------------------------------------------------------ */
 
+/* thread.arena = i for the calling thread, or the child ends. */
+TEST_UNUSED static void bind_arena(unsigned i)
+{
+	int e = ctl_set_u("thread.arena", i);
+	if (e != 0) {
+		child_fail("thread.arena = %u: %d", i, e);
+		_exit(4);
+	}
+}
+
 typedef int (*child_fn)(void *arg);
 
 typedef struct {

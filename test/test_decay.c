@@ -117,11 +117,6 @@ static size_t bg_threads(void)
 	return n;
 }
 
-static void bind_arena(unsigned i)
-{
-	if (ctl_set_u("thread.arena", i) != 0)
-		child_fail("thread.arena=%u", i);
-}
 
 /* Allocates `total` bytes in blocks of `size` (each written through), into
  * *out (an array it allocates); the block count. */

@@ -229,15 +229,6 @@ static void run_fresh(const char *what, const char *name, const char *conf, unsi
 
 /* ---- threads -------------------------------------------------------------- */
 
-/* thread.arena = i, or the child ends. */
-static void bind_arena(unsigned i)
-{
-	int e = ctl_set_u("thread.arena", i);
-	if (e != 0) {
-		child_fail("thread.arena = %u: %d", i, e);
-		_exit(4);
-	}
-}
 
 /* Arena 0 with one SuperSlab whose 31 units past unit 0 held 4 KiB blocks
  * and are now free (mapped, a unit at a time: a limit of VmSize + 64 MiB is

@@ -17,6 +17,10 @@
  *   fork_mid_push         fork in a loop while a consumer frees arena 0's
  *                         blocks: each child finds every block freed before
  *                         the fork home, frees the rest itself, and exits
+ *   thread_states         arena 0's blocks freed as a fresh thread's first
+ *                         call, in a key destructor after hakmem's own thread
+ *                         teardown, and in a signal handler that interrupts
+ *                         the thread's own remote frees: every block home
  *
  * Every case runs in a child process under a watchdog (child.h).
  */
@@ -26,6 +30,7 @@
 #include <hakmem.h>
 
 #include <malloc.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -33,11 +38,6 @@
 /* Two arenas whatever the machine: the cases bind threads to each. */
 const char *hakmem_conf = "opt.narenas=2";
 
-static void bind_arena(unsigned i)
-{
-	if (ctl_set_u("thread.arena", i) != 0)
-		child_fail("thread.arena=%u", i);
-}
 
 /* Blocks of classes [lo, hi] out of arena 0's slabs: the calling thread's
  * cache flushed (cached blocks count as out), then an epoch (it takes the
@@ -423,6 +423,157 @@ static void test_fork_mid_push(void)
 	expect_child_ok("fork in a loop during remote frees", &r);
 }
 
+/* ---- thread_states ---- */
+
+#define TS_N 2000u  /* blocks per case, 16 B-4 KiB (even) */
+
+static void *g_ts[3][TS_N];
+static pthread_key_t g_ts_key;
+static volatile sig_atomic_t g_ts_sig_next; /* next block the handler frees */
+
+static void ts_fill(void **v)
+{
+	for (unsigned i = 0; i < TS_N; i++) {
+		v[i] = malloc(16 + (i * 2654435761u) % 4081);
+		if (v[i] == NULL) {
+			child_fail("malloc returned NULL");
+			_exit(5);
+		}
+		memset(v[i], 0x33, 16);
+	}
+}
+
+/* Its first allocator call is free() of a block of arena 0's. */
+static void *t_first_call_free(void *arg)
+{
+	void **v = arg;
+	for (unsigned i = 0; i < TS_N / 2; i++)
+		free(v[i]);
+	return NULL;
+}
+
+/* Two fresh threads, each freeing half of v as its first calls, started on
+ * CPU 0 and CPU 1 (where there are two): the arena a thread starts with is
+ * its CPU's, so one of them frees into another arena than the blocks'. */
+static void ts_first_calls(void **v)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(k, &set);
+		if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+			pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+		pthread_t t;
+		int e = pthread_create(&t, &attr, t_first_call_free, v + k * (TS_N / 2));
+		pthread_attr_destroy(&attr);
+		if (e != 0) {
+			child_fail("pthread_create: %s", strerror(e));
+			_exit(4);
+		}
+		join(t);
+	}
+}
+
+static void ts_destructor(void *arg)
+{
+	void **v = arg;
+	for (unsigned i = 0; i < TS_N; i++)
+		free(v[i]);
+}
+
+/* Frees in a key destructor that runs after hakmem's own (a key created
+ * after initialisation runs later in each round). */
+static void *t_free_in_destructor(void *arg)
+{
+	bind_arena(1);
+	pthread_setspecific(g_ts_key, arg);
+	return NULL;
+}
+
+static void ts_handler(int sig)
+{
+	int saved = errno;
+	unsigned i = (unsigned)g_ts_sig_next;
+	if (i < TS_N) {
+		free(g_ts[2][i]); /* this thread's next remote free, from inside another */
+		g_ts_sig_next = (sig_atomic_t)(i + 1);
+	}
+	errno = saved;
+}
+
+/* Remote frees in a loop while a signal handler makes more of them. */
+static void *t_free_in_handler(void *arg)
+{
+	void **v = arg; /* freed by the loop; the handler frees g_ts[2] */
+	bind_arena(1);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = ts_handler;
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_t self = pthread_self();
+	for (unsigned i = 0; i < TS_N; i++) {
+		if (i % 2 == 0)
+			pthread_kill(self, SIGUSR1);
+		free(v[i]);
+	}
+	while (g_ts_sig_next < (sig_atomic_t)TS_N)
+		pthread_kill(self, SIGUSR1);
+	return NULL;
+}
+
+static int c_thread_states(void *arg)
+{
+	background_on();
+	bind_arena(0);
+	int lo = class_of(1025), hi = class_of(4096);
+	int e = pthread_key_create(&g_ts_key, ts_destructor);
+	if (e != 0) {
+		child_fail("pthread_key_create: %s", strerror(e));
+		return child_status();
+	}
+	/* The threads' own start-up blocks first (base above 1 KiB is exact). */
+	size_t base = arena0_regs(lo, hi);
+	for (unsigned k = 0; k < 3; k++)
+		ts_fill(g_ts[k]);
+	size_t out = arena0_regs(lo, hi);
+	ts_first_calls(g_ts[0]);
+	size_t after_first = arena0_regs(lo, hi);
+	join(spawn(t_free_in_destructor, g_ts[1]));
+	size_t after_destr = arena0_regs(lo, hi);
+	/* The signal case: the thread frees `loop` while its handler frees the
+	 * third set. */
+	static void *loop[TS_N];
+	ts_fill(loop);
+	size_t before_sig = arena0_regs(lo, hi);
+	join(spawn(t_free_in_handler, loop));
+	size_t after_sig = arena0_regs(lo, hi);
+	say("blocks of arena 0 above 1 KiB out: base %zu, allocated %zu, after the first-call "
+	    "frees %zu, after the destructor's %zu, before the handler case %zu, after it %zu",
+	    base, out, after_first, after_destr, before_sig, after_sig);
+	if (out == base)
+		child_fail("the blocks were not counted out: the case tests nothing");
+	size_t third = (out - base) / 3;
+	if (out - after_first != third)
+		child_fail("a fresh thread's first-call frees: %zd of %zu blocks came home",
+		           (ssize_t)(out - after_first), third);
+	if (after_first - after_destr != third)
+		child_fail("frees in a key destructor after teardown: %zd of %zu blocks came home",
+		           (ssize_t)(after_first - after_destr), third);
+	if (after_sig != base)
+		child_fail("remote frees in and around a signal handler: %zd blocks not home",
+		           (ssize_t)(after_sig - base));
+	return child_status();
+}
+
+static void test_thread_states(void)
+{
+	child_t r;
+	run_child(&r, 60, c_thread_states, NULL);
+	expect_child_ok("remote frees as a first call, after teardown, in a signal handler", &r);
+}
+
 int main(void)
 {
 	test_run(test_double_free_at_once);
@@ -430,5 +581,6 @@ int main(void)
 	test_run(test_interior_free);
 	test_run(test_stress);
 	test_run(test_fork_mid_push);
+	test_run(test_thread_states);
 	return test_summary();
 }
