@@ -9,18 +9,31 @@
  * push that puts a slab on its bin's list (arena_remote_announce) wakes the
  * thread the same way, and its last look reads every bin's list. A post before the wait is not lost (a semaphore counts), and sem_post is
  * async-signal-safe: a free() in a signal handler may wake the thread.
- * g_bg_mu only serialises starting and stopping. */
+ * g_bg_mu only serialises starting and stopping.
+ *
+ * The wake-up itself is a signal, opt.live_signal (SIGRTMAX), sent to this
+ * thread alone (rt_tgsigqueueinfo), which blocks it and sleeps in sigtimedwait: no
+ * handler is installed and the program's threads never see it. That lets
+ * `hakmem-ctl` wake the thread from outside the process (src/live.h). A
+ * sender counts itself in g_bg_wakers while it holds the thread id, and the
+ * thread waits for the count to fall to zero before it ends, so a signal
+ * never reaches a thread that took over its id. An instance of the signal
+ * that neither we nor the tool sent (the program's own, process-directed)
+ * is queued to the process again, and the thread falls back to the
+ * semaphore. With opt.live_signal=0 it uses the semaphore from the start. */
 #include "background.h"
 #include "arena.h"
 #include "atomic.h"
 #include "conf.h"
 #include "init.h"
+#include "live.h"
 #include "os.h"
 #include "tcache.h"
 #include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -39,6 +52,9 @@ static pthread_mutex_t g_bg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_bg_cv;        /* state changes (a stop waits for it) [g_bg_mu] */
 static sem_t g_bg_sem;                /* the thread sleeps on it */
 static bool g_bg_sync_ready;          /* g_bg_cv and g_bg_sem initialised [g_bg_mu] */
+static int g_bg_tid;                  /* the thread's id while it runs [atomic, seq_cst] */
+static int g_bg_sig;                  /* its wake-up signal; 0: the semaphore [atomic] */
+static uint32_t g_bg_wakers;          /* senders holding g_bg_tid [atomic, seq_cst] */
 
 #define BG_STACK      (256 * KiB)
 #define BG_IDLE_NS    (60ull * 1000000000u) /* backstop: a lost wake-up costs at most this */
@@ -91,9 +107,52 @@ static bool bg_run(void)
 	return pending;
 }
 
-/* Sleeps ns, or until a post; then takes the posts that piled up. */
+/* Wakes the thread: the signal, or the semaphore. Async-signal-safe;
+ * errno kept (free() calls this). */
+static void bg_kick(void)
+{
+	int saved = errno;
+	__atomic_add_fetch(&g_bg_wakers, 1, __ATOMIC_SEQ_CST);
+	int tid = __atomic_load_n(&g_bg_tid, __ATOMIC_SEQ_CST);
+	int sig = atomic_load_relaxed(&g_bg_sig);
+	if (tid != 0 && sig != 0)
+		os_signal_thread(tid, sig, LIVE_WAKE_COOKIE);
+	else
+		sem_post(&g_bg_sem);
+	__atomic_sub_fetch(&g_bg_wakers, 1, __ATOMIC_SEQ_CST);
+	errno = saved;
+}
+
+/* Whether a wake-up signal came from us or the tool: SI_QUEUE with the
+ * cookie (a tgkill's si_code differs between kernels). Another is the
+ * program's: queued to the process again, and the thread stops waiting for
+ * that signal. */
+static bool bg_signal_ours(int sig, siginfo_t *si)
+{
+	if (si->si_code == SI_QUEUE && si->si_value.sival_int == LIVE_WAKE_COOKIE)
+		return true;
+	atomic_store_relaxed(&g_bg_sig, 0);
+	live_set_waker(0, 0);
+	os_requeue_signal(sig, si);
+	return false;
+}
+
+/* Sleeps ns, or until a wake-up; then takes the wake-ups that piled up. */
 static void bg_wait(uint64_t ns)
 {
+	int sig = atomic_load_relaxed(&g_bg_sig);
+	if (sig != 0) {
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+		struct timespec zero = { 0, 0 };
+		siginfo_t si;
+		int r = sigtimedwait(&set, &si, &ts);
+		while (r == sig && bg_signal_ours(sig, &si))
+			r = sigtimedwait(&set, &si, &zero);
+		return;
+	}
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t t = (uint64_t)ts.tv_nsec + ns;
@@ -108,8 +167,14 @@ static void bg_wait(uint64_t ns)
 static void *bg_main(void *arg)
 {
 	prctl(PR_SET_NAME, "hakmem-bg", 0, 0, 0);
+	int sig = (int)g_conf.live_signal;
+	atomic_store_relaxed(&g_bg_sig, sig);
+	__atomic_store_n(&g_bg_tid, os_gettid(), __ATOMIC_SEQ_CST);
+	if (sig != 0)
+		live_set_waker(os_gettid(), sig);
 	for (;;) {
 		while (atomic_load_relaxed(&g_conf.background_thread)) {
+			live_serve();
 			uint64_t gen = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST);
 			if (bg_run()) {
 				bg_wait(bg_period());
@@ -117,7 +182,7 @@ static void *bg_main(void *arg)
 			}
 			__atomic_store_n(&g_bg_idle, 1, __ATOMIC_SEQ_CST);
 			bool work = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST) != gen ||
-			            arenas_pending();
+			            arenas_pending() || live_pending();
 			bg_wait(work ? bg_period() : BG_IDLE_NS);
 			__atomic_store_n(&g_bg_idle, 0, __ATOMIC_RELAXED);
 		}
@@ -128,6 +193,11 @@ static void *bg_main(void *arg)
 			break;
 		pthread_mutex_unlock(&g_bg_mu);
 	}
+	/* No sender may hold our id once another thread can take it. */
+	live_set_waker(0, 0);
+	__atomic_store_n(&g_bg_tid, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&g_bg_wakers, __ATOMIC_SEQ_CST) != 0)
+		sched_yield();
 	atomic_store_relaxed(&g_bg_state, BG_OFF);
 	pthread_cond_broadcast(&g_bg_cv); /* background_set(false) waits for this */
 	pthread_mutex_unlock(&g_bg_mu);
@@ -179,17 +249,12 @@ void background_poke(void)
 	bg_start();
 }
 
-void background_post(void)
-{
-	sem_post(&g_bg_sem);
-}
-
 void background_wake_slow(void)
 {
 	__atomic_add_fetch(&g_bg_work_gen, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&g_bg_idle, __ATOMIC_SEQ_CST) != 0)
-		sem_post(&g_bg_sem);
+		bg_kick();
 }
 
 int background_set(bool on)
@@ -203,7 +268,7 @@ int background_set(bool on)
 	}
 	pthread_mutex_lock(&g_bg_mu);
 	if (g_bg_sync_ready)
-		sem_post(&g_bg_sem);
+		bg_kick();
 	/* Until it has ended; a true written meanwhile keeps it running. */
 	while (atomic_load_relaxed(&g_bg_state) != BG_OFF &&
 	       !atomic_load_relaxed(&g_conf.background_thread))
@@ -230,5 +295,7 @@ void background_postfork_child(void)
 	g_bg_sync_ready = false;
 	atomic_store_relaxed(&g_bg_state, BG_OFF);
 	atomic_store_relaxed(&g_bg_idle, 0);
+	atomic_store_relaxed(&g_bg_tid, 0);
+	atomic_store_relaxed(&g_bg_wakers, 0);
 	atomic_store_relaxed(&g_bg_failed, 0);
 }

@@ -20,6 +20,7 @@ conf_t g_conf = {
 	.narenas = 0,
 	.bind = BIND_CPU,
 	.stats_print = STATS_PRINT_NONE,
+	.live_signal = 64, /* SIGRTMAX */
 };
 
 uint32_t g_conf_gen = 1;

@@ -12,6 +12,7 @@
 #include "background.h"
 #include "conf.h"
 #include "init.h"
+#include "live.h"
 #include "lock.h"
 #include "log.h"
 #include "stats.h"
@@ -24,6 +25,7 @@
 #include <hakmem.h>
 #include <errno.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/types.h>
 
 enum ctl_type { T_VOID, T_BOOL, T_UNSIGNED, T_INT, T_U64, T_SIZE, T_SSIZE, T_STRING };
@@ -416,6 +418,32 @@ static int set_opt_stats_file(const ctl_key_t *k, const size_t *ix, const ctl_va
 	return 0;
 }
 
+static int get_live_enabled(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->b = atomic_load_relaxed(&g_live.enabled) != 0;
+	return 0;
+}
+
+static int set_live_enabled(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	atomic_store_relaxed(&g_live.enabled, v->b ? 1u : 0u);
+	return 0;
+}
+
+static int get_live_requests(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->u64 = atomic_load_relaxed(&g_live.nserved);
+	return 0;
+}
+
+static int set_opt_live_signal(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	if (v->u != 0 && (v->u < (unsigned)SIGRTMIN || v->u > (unsigned)SIGRTMAX))
+		return EINVAL;
+	g_conf.live_signal = v->u;
+	return 0;
+}
+
 static int get_opt_narenas(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 {
 	v->u = g_conf.narenas;
@@ -653,6 +681,9 @@ static const ctl_key_t g_keys[] = {
 	{ "opt.bind", T_STRING, M_R | M_START, "", "thread binding: cpu (arena of the CPU a thread starts on) or roundrobin", get_opt_bind, set_opt_bind, 0, 0, 0, NOLIM },
 	{ "opt.background_thread", T_BOOL, M_R, "", "background_thread as the start-up configuration left it", get_background, NULL, 1, 0, 0, NOLIM },
 	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
+	{ "live.enabled", T_BOOL, M_RW, "", "hakmem-ctl may read and write this process from outside (stats, get, set, top PID); false: its requests go unanswered", get_live_enabled, set_live_enabled, 0, 0, 0, NOLIM },
+	{ "stats.live.requests", T_U64, M_R, "requests", "requests from hakmem-ctl (stats, get, set, top PID) this process has served (read live)", get_live_requests, NULL, 0, 0, 0, NOLIM },
+	{ "opt.live_signal", T_UNSIGNED, M_R | M_START, "signal", "real-time signal hakmem-ctl wakes the background thread with (sent to that thread alone, which blocks it; no handler); 0: none, requests wait for the next background pass or thread-cache drain", get_conf_u32, set_opt_live_signal, CONF_OFF(live_signal), 0, 64, NOLIM },
 	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr; %p: the process id)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
 };
 
@@ -859,6 +890,44 @@ static int parse_int(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+/* A value in the conf string's syntax for key k: true/false (or 1/0), a
+ * decimal integer with an optional k/m/g suffix, a string. */
+static int parse_value(const ctl_key_t *k, const char *value, size_t vlen, ctl_val_t *out)
+{
+	ctl_val_t v = { 0 };
+	int64_t iv = 0;
+	int err = 0;
+	switch (k->type) {
+	case T_STRING:
+		v.s = value;
+		break;
+	case T_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			v.b = true;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			v.b = false;
+		else
+			err = EINVAL;
+		break;
+	case T_VOID:
+		err = EPERM;
+		break;
+	default:
+		err = parse_int(value, vlen, &iv);
+		if (err == 0 && iv < 0 && k->type != T_SSIZE && k->type != T_INT)
+			err = EINVAL;
+		if (k->type == T_UNSIGNED)
+			v.u = iv > UINT32_MAX ? UINT32_MAX : (unsigned)iv;
+		else if (k->type == T_INT)
+			v.i = iv > INT32_MAX ? INT32_MAX : iv < INT32_MIN ? INT32_MIN : (int)iv;
+		else
+			v.u64 = (uint64_t)iv;
+		break;
+	}
+	*out = v;
+	return err;
+}
+
 /* The first characters of a conf entry, for a diagnostic (hm_log escapes
  * control characters, so the text cannot forge a line of its own). */
 static const char *conf_excerpt(char *buf, size_t size, const char *e, size_t len)
@@ -908,35 +977,7 @@ static void conf_entry(const char *e, size_t len, const char *origin)
 		}
 	}
 	ctl_val_t v = { 0 };
-	int64_t iv = 0;
-	int err = 0;
-	switch (k->type) {
-	case T_STRING:
-		v.s = value;
-		break;
-	case T_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-			v.b = true;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-			v.b = false;
-		else
-			err = EINVAL;
-		break;
-	case T_VOID:
-		err = EPERM;
-		break;
-	default:
-		err = parse_int(value, vlen, &iv);
-		if (err == 0 && iv < 0 && k->type != T_SSIZE && k->type != T_INT)
-			err = EINVAL;
-		if (k->type == T_UNSIGNED)
-			v.u = iv > UINT32_MAX ? UINT32_MAX : (unsigned)iv;
-		else if (k->type == T_INT)
-			v.i = iv > INT32_MAX ? INT32_MAX : iv < INT32_MIN ? INT32_MIN : (int)iv;
-		else
-			v.u64 = (uint64_t)iv;
-		break;
-	}
+	int err = parse_value(k, value, vlen, &v);
 	if (err == 0)
 		err = ctl_call(k, ix, NULL, NULL, &v, g_type_size[k->type], true);
 	if (err == EPERM)
@@ -962,4 +1003,53 @@ void ctl_conf_apply(const char *conf, const char *origin)
 			break;
 		p = end + 1;
 	}
+}
+
+/* ---- values as text (the live view, src/live.c) ---- */
+
+int ctl_get_text(const char *name, char *buf, size_t size)
+{
+	size_t mib[MIB_MAX], miblen = MIB_MAX;
+	int err = hakmem_ctl_nametomib(name, mib, &miblen);
+	if (err)
+		return err;
+	const ctl_key_t *k = &g_keys[mib[0]];
+	if (k->type == T_VOID)
+		return EPERM;
+	ctl_val_t v = { 0 };
+	size_t sz = g_type_size[k->type];
+	err = ctl_call(k, mib + 1, &v, &sz, NULL, 0, false);
+	if (err)
+		return err;
+	switch (k->type) {
+	case T_BOOL:     hm_format(buf, size, "%s", v.b ? "true" : "false"); break;
+	case T_UNSIGNED: hm_format(buf, size, "%u", v.u); break;
+	case T_INT:      hm_format(buf, size, "%d", v.i); break;
+	case T_U64:      hm_format(buf, size, "%llu", (unsigned long long)v.u64); break;
+	case T_SIZE:     hm_format(buf, size, "%zu", v.sz); break;
+	case T_SSIZE:    hm_format(buf, size, "%lld", (long long)v.ss); break;
+	default:         hm_format(buf, size, "%s", v.s != NULL ? v.s : ""); break;
+	}
+	return 0;
+}
+
+int ctl_set_text(const char *name, const char *value)
+{
+	size_t mib[MIB_MAX], miblen = MIB_MAX;
+	int err = hakmem_ctl_nametomib(name, mib, &miblen);
+	if (err)
+		return err;
+	const ctl_key_t *k = &g_keys[mib[0]];
+	if (k->type == T_VOID) {
+		if (value != NULL)
+			return EINVAL; /* an action takes no value */
+		return ctl_call(k, mib + 1, NULL, NULL, NULL, 0, false);
+	}
+	if (value == NULL)
+		return EINVAL;
+	ctl_val_t v = { 0 };
+	err = parse_value(k, value, strlen(value), &v);
+	if (err)
+		return err == EPERM ? EINVAL : err;
+	return ctl_call(k, mib + 1, NULL, NULL, &v, g_type_size[k->type], false);
 }

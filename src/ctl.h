@@ -15,6 +15,13 @@ void ctl_conf_apply(const char *conf, const char *origin);
 void ctl_lock(void);
 void ctl_unlock(void);
 
+/* A key's value as text (decimal, true/false, the string), and a write from
+ * text in the conf string's syntax (value NULL: an action such as
+ * arenas.purge). hakmem_ctl's checks and errno values; run-time writes only
+ * (opt.* keys are EPERM). */
+int ctl_get_text(const char *name, char *buf, size_t size);
+int ctl_set_text(const char *name, const char *value);
+
 void ctl_prefork(void);
 void ctl_postfork_parent(void);
 void ctl_postfork_child(void);

@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "init.h"
+#include "live.h"
 #include "log.h"
 #include "os.h"
 #include "stats.h"
@@ -86,6 +87,7 @@ static void postfork_child(void)
 	arenas_reinit_locks();
 	arenas_postfork_child();
 	background_postfork_child();
+	live_postfork_child();
 	superslab_postfork_child();
 	thread_postfork_child();
 	topology_postfork_child();

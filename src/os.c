@@ -272,6 +272,28 @@ int os_getpid(void)
 	return (int)getpid();
 }
 
+int os_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+int os_signal_thread(int tid, int sig, int value)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si) == 0 ? 0 : errno;
+}
+
+int os_requeue_signal(int sig, void *info)
+{
+	return syscall(SYS_rt_sigqueueinfo, getpid(), sig, info) == 0 ? 0 : errno;
+}
+
 void os_abort(void)
 {
 	abort();

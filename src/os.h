@@ -93,8 +93,16 @@ void os_write_all(int fd, const char *buf, size_t len);
 /* Opens a file for writing (created, truncated): the descriptor or -errno. */
 int os_open_write(const char *path);
 void os_close(int fd);
-/* The calling process's id. */
+/* The calling process's id; the calling thread's. */
 int os_getpid(void);
+int os_gettid(void);
+
+/* Queues signal sig to thread tid of this process, with si_code SI_QUEUE
+ * and `value` (rt_tgsigqueueinfo). 0 or errno. */
+int os_signal_thread(int tid, int sig, int value);
+/* Queues the signal described by *info to this process again
+ * (rt_sigqueueinfo). 0 or errno. */
+int os_requeue_signal(int sig, void *info);
 
 /* Stops the process with SIGABRT. */
 void os_abort(void) __attribute__((noreturn));

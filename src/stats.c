@@ -335,7 +335,7 @@ static uint64_t arena_u64(unsigned a, const char *field)
 }
 
 static const char *const g_totals[] = { "allocated", "active", "resident", "mapped", "retained",
-                                        "metadata" };
+                                        "metadata", "dirty", "purged" };
 static const char *const g_counts[] = { "nmalloc", "nfree" };
 static const char *const g_bin_fields[] = { "nmalloc", "nfree", "nrefills", "nflushes",
                                             "curslabs", "curregs", "ncached", "remote_frees" };

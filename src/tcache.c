@@ -2,6 +2,7 @@
  * the large slot, and allocation without a cache. See tcache.h for the call
  * tree and thread.c for the states a thread goes through. */
 #include "tcache.h"
+#include "live.h"
 #include "arena.h"
 #include "atomic.h"
 #include "background.h"
@@ -255,6 +256,8 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 	arena_decay_tick(tc->arena);
 	arenas_decay_tick_other();
 	background_poke();
+	if (UNLIKELY(live_pending()))
+		live_serve(); /* a process without a background thread answers here */
 }
 
 static inline void tcache_event(tcache_t *tc)
