@@ -4,6 +4,7 @@
  *   hakmem-ctl [--lib PATH] run [--conf STR] [--stats[=text|json|arenas|none]]
  *                               [--stats-file FILE] -- CMD ARGS...
  *   hakmem-ctl stats [--json] [--arenas] [FILE]
+ *   hakmem-ctl stats PID | get PID KEY... | set PID KEY=VALUE... | top PID | ps
  *
  * The tool does not link libhakmem: it runs with the C library's malloc, and a
  * HAKMEM_CONF in its own environment does not act on it.
@@ -19,6 +20,8 @@
  *        to stderr or --stats-file; exits with CMD's status (128+N when a
  *        signal N killed it; 127/126 when it could not be executed).
  * stats  renders a JSON statistics file (opt.stats_print=json) readably.
+ * stats PID, get, set, top, ps: the live view of a running process
+ *        (remote.c).
  *
  * The library: --lib PATH; else, from the tool's own path D (/proc/self/exe),
  * D/../lib/libhakmem.so (installed), the configured $(libdir), and the build
@@ -44,6 +47,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tool.h"
+
 #ifndef HAKMEM_LIBDIR
 #define HAKMEM_LIBDIR "/usr/local/lib"
 #endif
@@ -60,9 +65,9 @@
 typedef int key_info_fn(size_t i, const char **name, const char **type, const char **mode,
                         const char **unit, const char **doc);
 
-static const char *g_prog = "hakmem-ctl";
+const char *g_prog = "hakmem-ctl";
 
-__attribute__((format(printf, 1, 2))) static void warnx_(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) void warnx_(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -72,7 +77,7 @@ __attribute__((format(printf, 1, 2))) static void warnx_(const char *fmt, ...)
 	va_end(ap);
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -90,11 +95,16 @@ static void usage(FILE *f)
 	        "       hakmem-ctl [--lib PATH] run [--conf STR] [--stats[=text|json|arenas|none]]\n"
 	        "                                   [--stats-file FILE] -- CMD [ARGS...]\n"
 	        "       hakmem-ctl stats [--json] [--arenas] [FILE]\n"
+	        "       hakmem-ctl stats PID [--json] [--arenas] [--timeout S]\n"
+	        "       hakmem-ctl get PID KEY... [--timeout S]\n"
+	        "       hakmem-ctl set PID KEY=VALUE|ACTION... [--timeout S]\n"
+	        "       hakmem-ctl top PID [--interval S] [--iterations N]\n"
+	        "       hakmem-ctl ps\n"
 	        "       hakmem-ctl --help | --version\n"
 	        "See hakmem-ctl(1) and hakmem(3).\n");
 }
 
-static void *xmalloc(size_t n)
+void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (p == NULL)
@@ -211,20 +221,6 @@ static int cmd_keys(char **argv, int argc, const char *libopt, char **orig_argv)
 
 /* ---- JSON ------------------------------------------------------------- */
 
-enum json_type { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-typedef struct json {
-	enum json_type type;
-	char *key;              /* member name, in an object */
-	char *str;              /* J_STR */
-	bool b;                 /* J_BOOL */
-	double num;             /* J_NUM */
-	bool is_uint;           /* J_NUM: a non-negative integer, in u */
-	unsigned long long u;
-	struct json *kids;      /* J_ARR, J_OBJ: first member */
-	struct json *next;      /* next member of the parent */
-} json_t;
-
 typedef struct {
 	const char *p, *end;
 	const char *err;        /* first error, or NULL */
@@ -252,7 +248,7 @@ static json_t *j_fail(jparser_t *j, const char *what)
 	return NULL;
 }
 
-static void j_free(json_t *v)
+void j_free(json_t *v)
 {
 	while (v != NULL) {
 		json_t *next = v->next;
@@ -461,7 +457,7 @@ static json_t *j_value(jparser_t *j)
 }
 
 /* Parses a whole document; on error returns NULL and sets *err and *offset. */
-static json_t *json_parse(const char *text, size_t len, const char **err, size_t *offset)
+json_t *json_parse(const char *text, size_t len, const char **err, size_t *offset)
 {
 	jparser_t j = { text, text + len, NULL, 0 };
 	json_t *v = j_value(&j);
@@ -478,7 +474,7 @@ static json_t *json_parse(const char *text, size_t len, const char **err, size_t
 	return v;
 }
 
-static json_t *json_get(const json_t *o, const char *key)
+json_t *json_get(const json_t *o, const char *key)
 {
 	if (o == NULL || o->type != J_OBJ)
 		return NULL;
@@ -489,7 +485,7 @@ static json_t *json_get(const json_t *o, const char *key)
 }
 
 /* A dotted path of member names. */
-static json_t *json_path(const json_t *o, const char *path)
+json_t *json_path(const json_t *o, const char *path)
 {
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", path);
@@ -499,7 +495,7 @@ static json_t *json_path(const json_t *o, const char *path)
 	return v;
 }
 
-static unsigned long long json_u64(const json_t *v)
+unsigned long long json_u64(const json_t *v)
 {
 	if (v == NULL || v->type != J_NUM)
 		return 0;
@@ -508,7 +504,7 @@ static unsigned long long json_u64(const json_t *v)
 	return v->num > 0 ? (unsigned long long)v->num : 0;
 }
 
-static unsigned long long path_u64(const json_t *o, const char *path)
+unsigned long long path_u64(const json_t *o, const char *path)
 {
 	return json_u64(json_path(o, path));
 }
@@ -523,7 +519,7 @@ typedef struct class_row {
 } class_row_t;
 
 /* "12.3 MiB"; bytes below 10 KiB as they are. */
-static const char *human(char *buf, size_t n, unsigned long long v)
+const char *human(char *buf, size_t n, unsigned long long v)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	if (v < 10240) {
@@ -540,7 +536,7 @@ static const char *human(char *buf, size_t n, unsigned long long v)
 	return buf;
 }
 
-static unsigned long long sub0(unsigned long long a, unsigned long long b)
+unsigned long long sub0(unsigned long long a, unsigned long long b)
 {
 	return a > b ? a - b : 0;
 }
@@ -685,7 +681,7 @@ static char *read_all(FILE *f, size_t *len)
 
 /* Renders (or, with json, copies) the statistics text to out. what names
  * the input in messages. Returns 0 or -1. */
-static int emit_stats(FILE *out, const char *text, size_t len, const char *what, bool json,
+int emit_stats(FILE *out, const char *text, size_t len, const char *what, bool json,
                       bool per_arena)
 {
 	if (json) {
@@ -708,9 +704,16 @@ static int cmd_stats(char **argv, int argc)
 {
 	bool json = false, per_arena = false;
 	const char *path = NULL;
+	double timeout = 5.0;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			char *e;
+			timeout = strtod(argv[++i], &e);
+			if (*e != '\0' || !(timeout > 0))
+				die("stats: --timeout %s: seconds, above 0", argv[i]);
+		}
 		else if (strcmp(argv[i], "--arenas") == 0)
 			per_arena = true;
 		else if (strcmp(argv[i], "--help") == 0) {
@@ -723,6 +726,9 @@ static int cmd_stats(char **argv, int argc)
 		else
 			die("stats: one file at most");
 	}
+	/* All digits: a process id (a file of that name is ./1234). */
+	if (path != NULL && path[strspn(path, "0123456789")] == '\0')
+		return cmd_live_stats(path, json, per_arena, timeout);
 	FILE *f = stdin;
 	if (path != NULL && strcmp(path, "-") != 0 && (f = fopen(path, "r")) == NULL)
 		die("%s: %s", path, strerror(errno));
@@ -993,6 +999,14 @@ int main(int argc, char **argv)
 		return cmd_run(argv + i + 1, argc - i - 1, libopt);
 	if (strcmp(cmd, "stats") == 0)
 		return cmd_stats(argv + i + 1, argc - i - 1);
+	if (strcmp(cmd, "get") == 0)
+		return cmd_live_get(argv + i + 1, argc - i - 1);
+	if (strcmp(cmd, "set") == 0)
+		return cmd_live_set(argv + i + 1, argc - i - 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_live_top(argv + i + 1, argc - i - 1);
+	if (strcmp(cmd, "ps") == 0)
+		return cmd_live_ps(argv + i + 1, argc - i - 1);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

@@ -6,7 +6,7 @@
 ## $(libdir); ../.libs in the build tree) and loads it with LD_PRELOAD.
 
 bin_PROGRAMS += ctl/hakmem-ctl
-ctl_hakmem_ctl_SOURCES = ctl/hakmem-ctl.c
+ctl_hakmem_ctl_SOURCES = ctl/hakmem-ctl.c ctl/remote.c ctl/tool.h
 ctl_hakmem_ctl_CPPFLAGS = $(AM_CPPFLAGS) -DHAKMEM_LIBDIR='"$(libdir)"' \
 	-DHAKMEM_CTL_VERSION='"$(PACKAGE_VERSION)"'
 ctl_hakmem_ctl_LDADD = -ldl

@@ -12,6 +12,7 @@ PACKAGES=(
 	glibc-source                                            # make check-glibc: glibc's malloc tests
 	redis-server redis-tools                                # test_redis.sh: a jemalloc program
 	lld git                                                 # bench/programs.py, test_programs.sh: multi-threaded programs
+	tmux util-linux                                         # test_live.sh: hakmem-ctl top in a terminal, setpriv
 )
 
 missing=()

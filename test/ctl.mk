@@ -16,3 +16,16 @@ test_test_ctl_LDADD = libhakmem.la -lpthread
 
 TESTS += test/test_ctl test/test_ctl_tool.sh
 EXTRA_DIST += test/test_ctl_tool.sh
+
+## test/test_live.sh      the live view: hakmem-ctl stats/get/set/top/ps on a
+##                        running program (test/live_target.c): figures equal
+##                        to the program's own, RSS lowered by set, top in
+##                        tmux, refusals (another user, a dead process, a
+##                        process without hakmem, one that exits mid-request)
+check_PROGRAMS += test/live_target
+test_live_target_SOURCES = test/live_target.c
+test_live_target_CFLAGS = $(TEST_CFLAGS)
+test_live_target_LDADD = -ldl -lpthread
+
+TESTS += test/test_live.sh
+EXTRA_DIST += test/test_live.sh
