@@ -29,3 +29,12 @@ test_live_target_LDADD = -ldl -lpthread
 
 TESTS += test/test_live.sh
 EXTRA_DIST += test/test_live.sh
+
+## test/test_live_signal  the program's own SIGRTMAX instances, picked by the
+##                        background thread, are put back: the program gets
+##                        every one; decay still wakes the thread afterwards
+check_PROGRAMS += test/test_live_signal
+test_test_live_signal_SOURCES = test/test_live_signal.c test/expect.h
+test_test_live_signal_CFLAGS = $(TEST_CFLAGS)
+test_test_live_signal_LDADD = libhakmem.la -lpthread
+TESTS += test/test_live_signal
