@@ -142,15 +142,10 @@ static void bg_wait(uint64_t ns)
 {
 	int sig = atomic_load_relaxed(&g_bg_sig);
 	if (sig != 0) {
-		sigset_t set;
-		sigemptyset(&set);
-		sigaddset(&set, sig);
-		struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-		struct timespec zero = { 0, 0 };
 		siginfo_t si;
-		int r = sigtimedwait(&set, &si, &ts);
+		int r = os_wait_signal(sig, ns, &si);
 		while (r == sig && bg_signal_ours(sig, &si))
-			r = sigtimedwait(&set, &si, &zero);
+			r = os_wait_signal(sig, 0, &si);
 		return;
 	}
 	struct timespec ts;

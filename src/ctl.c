@@ -438,7 +438,9 @@ static int get_live_requests(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 
 static int set_opt_live_signal(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
-	if (v->u != 0 && (v->u < (unsigned)SIGRTMIN || v->u > (unsigned)SIGRTMAX))
+	/* glibc keeps the first two real-time signals (__SIGRTMIN, 32 and 33);
+	 * constants, not SIGRTMIN, which is a call into libc. */
+	if (v->u != 0 && (v->u < __SIGRTMIN + 2 || v->u > __SIGRTMAX))
 		return EINVAL;
 	g_conf.live_signal = v->u;
 	return 0;

@@ -117,10 +117,20 @@ static bool printable(const char *s, size_t n)
 	return true;
 }
 
+/* thread.*: "the calling thread" means nothing from outside. */
+static bool per_thread(const char *name)
+{
+	static const char prefix[] = "thread.";
+	for (size_t i = 0; i < sizeof prefix - 1; i++)
+		if (name[i] != prefix[i]) /* stops at the name's NUL */
+			return false;
+	return true;
+}
+
 static void cmd_get(const char *name)
 {
 	char val[VALUE_MAX_LEN + 1];
-	int err = strncmp(name, "thread.", 7) == 0 ? EPERM : ctl_get_text(name, val, sizeof val);
+	int err = per_thread(name) ? EPERM : ctl_get_text(name, val, sizeof val);
 	if (err) {
 		out_err(name, err);
 		return;
@@ -137,7 +147,7 @@ static void cmd_get(const char *name)
 
 static void cmd_set(const char *name, const char *value)
 {
-	int err = strncmp(name, "thread.", 7) == 0 ? EPERM : ctl_set_text(name, value);
+	int err = per_thread(name) ? EPERM : ctl_set_text(name, value);
 	if (err) {
 		out_err(name, err);
 		return;

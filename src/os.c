@@ -283,10 +283,19 @@ int os_signal_thread(int tid, int sig, int value)
 	memset(&si, 0, sizeof si);
 	si.si_signo = sig;
 	si.si_code = SI_QUEUE;
-	si.si_pid = getpid();
-	si.si_uid = getuid();
+	si.si_pid = getpid(); /* si_uid stays 0: nobody reads it */
 	si.si_value.sival_int = value;
 	return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, sig, &si) == 0 ? 0 : errno;
+}
+
+/* Raw system calls, not sigtimedwait(3) and sigaddset(3): every libc
+ * function hakmem imports costs each process a symbol lookup at start-up. */
+int os_wait_signal(int sig, uint64_t ns, void *info)
+{
+	uint64_t set = 1ull << (sig - 1); /* the kernel's sigset_t: one word */
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	long r = syscall(SYS_rt_sigtimedwait, &set, info, &ts, sizeof set);
+	return r == sig ? sig : 0;
 }
 
 int os_requeue_signal(int sig, void *info)

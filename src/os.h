@@ -100,6 +100,10 @@ int os_gettid(void);
 /* Queues signal sig to thread tid of this process, with si_code SI_QUEUE
  * and `value` (rt_tgsigqueueinfo). 0 or errno. */
 int os_signal_thread(int tid, int sig, int value);
+/* Waits up to ns nanoseconds for signal sig, which the calling thread
+ * blocks (rt_sigtimedwait; *info: a siginfo_t). sig when one came, 0 on
+ * the time-out or an interruption. */
+int os_wait_signal(int sig, uint64_t ns, void *info);
 /* Queues the signal described by *info to this process again
  * (rt_sigqueueinfo). 0 or errno. */
 int os_requeue_signal(int sig, void *info);
