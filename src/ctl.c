@@ -84,8 +84,13 @@ typedef struct ctl_key {
 static lock_t g_ctl_lock = LOCK_INITIALIZER; /* the snapshot and tunable writes */
 static snapshot_t g_snap;                     /* [g_ctl_lock] */
 
-void ctl_lock(void)             { lock_acquire(&g_ctl_lock); }
-void ctl_unlock(void)           { lock_release(&g_ctl_lock); }
+/* Whether the calling thread holds g_ctl_lock: a request of the live view
+ * is not served beneath it (a ctl write may allocate: pthread_create). */
+static __thread bool t_ctl_held;
+
+void ctl_lock(void)             { lock_acquire(&g_ctl_lock); t_ctl_held = true; }
+void ctl_unlock(void)           { t_ctl_held = false; lock_release(&g_ctl_lock); }
+bool ctl_held_self(void)        { return t_ctl_held; }
 void ctl_prefork(void)          { lock_acquire(&g_ctl_lock); }
 void ctl_postfork_parent(void)  { lock_release(&g_ctl_lock); }
 void ctl_postfork_child(void)   { lock_reinit(&g_ctl_lock); }
@@ -792,13 +797,13 @@ static int ctl_call(const ctl_key_t *k, const size_t *ix, void *oldp, size_t *ol
 			return EINVAL;
 	}
 	int saved = errno; /* hakmem_ctl reports through its result, never errno */
-	lock_acquire(&g_ctl_lock);
+	ctl_lock();
 	int err = 0;
 	if (reading)
 		err = k->get(k, ix, &old);
 	if (err == 0 && (writing || k->type == T_VOID))
 		err = k->set(k, ix, &nv);
-	lock_release(&g_ctl_lock);
+	ctl_unlock();
 	errno = saved;
 	if (err)
 		return err;

@@ -14,6 +14,8 @@ void ctl_conf_apply(const char *conf, const char *origin);
 /* The lock every ctl call runs under (glibc's reports take it too). */
 void ctl_lock(void);
 void ctl_unlock(void);
+/* Whether the calling thread holds the ctl lock. */
+bool ctl_held_self(void);
 
 /* A key's value as text (decimal, true/false, the string), and a write from
  * text in the conf string's syntax (value NULL: an action such as

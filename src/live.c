@@ -243,7 +243,9 @@ int live_handle(const char *req, size_t len, const char **reply, size_t *reply_l
 
 void live_serve(void)
 {
-	if (!live_pending() || !atomic_load_relaxed(&g_live.enabled))
+	/* Beneath a ctl call of this thread (its lock is not recursive), a
+	 * request waits for the next drain. */
+	if (!live_pending() || !atomic_load_relaxed(&g_live.enabled) || ctl_held_self())
 		return;
 	uint32_t idle = 0;
 	if (!__atomic_compare_exchange_n(&g_live_busy, &idle, 1, false, __ATOMIC_ACQUIRE,
