@@ -55,6 +55,7 @@ static bool g_bg_sync_ready;          /* g_bg_cv and g_bg_sem initialised [g_bg_
 static int g_bg_tid;                  /* the thread's id while it runs [atomic, seq_cst] */
 static int g_bg_sig;                  /* its wake-up signal; 0: the semaphore [atomic] */
 static uint32_t g_bg_wakers;          /* senders holding g_bg_tid [atomic, seq_cst] */
+static __thread bool t_bg_self;       /* the calling thread is the background thread */
 
 #define BG_STACK      (256 * KiB)
 #define BG_IDLE_NS    (60ull * 1000000000u) /* backstop: a lost wake-up costs at most this */
@@ -162,6 +163,7 @@ static void bg_wait(uint64_t ns)
 static void *bg_main(void *arg)
 {
 	prctl(PR_SET_NAME, "hakmem-bg", 0, 0, 0);
+	t_bg_self = true;
 	int sig = (int)g_conf.live_signal;
 	atomic_store_relaxed(&g_bg_sig, sig);
 	__atomic_store_n(&g_bg_tid, os_gettid(), __ATOMIC_SEQ_CST);
@@ -170,6 +172,8 @@ static void *bg_main(void *arg)
 	for (;;) {
 		while (atomic_load_relaxed(&g_conf.background_thread)) {
 			live_serve();
+			if (!atomic_load_relaxed(&g_conf.background_thread))
+				continue; /* a request it served stopped it */
 			uint64_t gen = __atomic_load_n(&g_bg_work_gen, __ATOMIC_SEQ_CST);
 			if (bg_run()) {
 				bg_wait(bg_period());
@@ -261,6 +265,8 @@ int background_set(bool on)
 		atomic_store_relaxed(&g_bg_failed, 0);
 		return bg_start() == 0 ? 0 : EAGAIN;
 	}
+	if (t_bg_self)
+		return 0; /* a live-view request it serves: it ends after this pass */
 	pthread_mutex_lock(&g_bg_mu);
 	if (g_bg_sync_ready)
 		bg_kick();

@@ -10,6 +10,8 @@
 #   rss        set decay_ms=0, then set arenas.purge, lower VmRSS (/proc)
 #   top        hakmem-ctl top in tmux shows the table and quits on q
 #   busy       four tools at once, forty requests: every one answered
+#   bg         background_thread=false, served by that thread itself, stops
+#              it; true, served by a drain, starts it again
 #   refused    another user (setpriv, when run as root), a dead process, a
 #              process without hakmem, live.enabled=false; a single-threaded
 #              idle program: a clear time-out; one that exits mid-request
@@ -188,6 +190,21 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 else
 	echo "note: not root: the other-user refusal is not tested"
 fi
+
+# the background thread stopped by a request it serves itself, and started
+# again by one a drain serves
+bg_running() { cat /proc/"$TPID"/task/*/comm 2>/dev/null | grep -q '^hakmem-bg$'; }
+bg_running || fail "no hakmem-bg thread in the target"
+"$CTL" set "$TPID" background_thread=false >/dev/null || fail "set background_thread=false"
+for _ in $(seq 50); do bg_running || break; sleep 0.1; done
+! bg_running || fail "background_thread=false: the thread still runs"
+expect_fail "background thread stopped" "runs no background thread" "$CTL" get "$TPID" version --timeout 1
+echo "busy 4000" >&"${TGT[1]}"
+"$CTL" set "$TPID" background_thread=true --timeout 10 >/dev/null || fail "set background_thread=true"
+read -r -t 60 -u "${TGT[0]}" ans && [ "$ans" = ok ] || fail "target: busy"
+bg_running || fail "background_thread=true: no thread"
+"$CTL" get "$TPID" version --timeout 5 >/dev/null || fail "get after the background thread came back"
+echo "ok: background_thread=false served by the thread itself, true by a drain; requests answered again"
 
 "$CTL" set "$TPID" live.enabled=false >/dev/null || fail "set live.enabled=false"
 expect_fail "live.enabled=false" "turned off" "$CTL" get "$TPID" version
