@@ -100,6 +100,7 @@ static void usage(FILE *f)
 	        "       hakmem-ctl set PID KEY=VALUE|ACTION... [--timeout S]\n"
 	        "       hakmem-ctl top PID [--interval S] [--iterations N]\n"
 	        "       hakmem-ctl ps\n"
+	        "       hakmem-ctl request PID [--timeout S] < REQUEST\n"
 	        "       hakmem-ctl --help | --version\n"
 	        "See hakmem-ctl(1) and hakmem(3).\n");
 }
@@ -1007,6 +1008,8 @@ int main(int argc, char **argv)
 		return cmd_live_top(argv + i + 1, argc - i - 1);
 	if (strcmp(cmd, "ps") == 0)
 		return cmd_live_ps(argv + i + 1, argc - i - 1);
+	if (strcmp(cmd, "request") == 0)
+		return cmd_live_request(argv + i + 1, argc - i - 1);
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

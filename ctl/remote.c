@@ -619,6 +619,40 @@ int cmd_live_set(char **argv, int argc)
 	return get_or_set(argv, argc, true);
 }
 
+/* ---- request: the protocol itself, for scripts ------------------------- */
+
+int cmd_live_request(char **argv, int argc)
+{
+	double timeout = DEFAULT_TIMEOUT;
+	const char *pidarg = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			timeout = parse_timeout(argv[++i]);
+		else if (pidarg == NULL)
+			pidarg = argv[i];
+		else
+			die("usage: hakmem-ctl request PID [--timeout S] < REQUEST");
+	}
+	if (pidarg == NULL)
+		die("usage: hakmem-ctl request PID [--timeout S] < REQUEST");
+	char *req = xmalloc(LIVE_REQ_MAX + 1);
+	size_t len = fread(req, 1, LIVE_REQ_MAX + 1, stdin);
+	if (len > LIVE_REQ_MAX)
+		die("request: more than %d bytes", LIVE_REQ_MAX);
+	target_t t;
+	if (target_open(parse_pid(pidarg), &t, false) != 0)
+		return 1;
+	char *reply;
+	size_t rlen;
+	int rc = target_request(&t, req, len, &reply, &rlen, timeout);
+	free(req);
+	if (rc != 0)
+		return 1;
+	fwrite(reply, 1, rlen, stdout);
+	free(reply);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* ---- top --------------------------------------------------------------- */
 
 #define TOP_CLASSES 256

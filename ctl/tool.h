@@ -52,5 +52,6 @@ int cmd_live_get(char **argv, int argc);
 int cmd_live_set(char **argv, int argc);
 int cmd_live_top(char **argv, int argc);
 int cmd_live_ps(char **argv, int argc);
+int cmd_live_request(char **argv, int argc);
 
 #endif

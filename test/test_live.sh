@@ -7,6 +7,8 @@
 #              hakmem_ctl / hakmem_stats_print at the same epoch
 #   errors     unknown keys ENOENT, bad values EINVAL, start-only and
 #              per-thread keys EPERM; the process carries on
+#   hostile    raw requests (hakmem-ctl request): random bytes, NULs,
+#              malformed lines, overlong numbers, 60 statistics at once
 #   rss        set decay_ms=0, then set arenas.purge, lower VmRSS (/proc)
 #   top        hakmem-ctl top in tmux shows the table and quits on q
 #   busy       four tools at once, forty requests: every one answered
@@ -108,6 +110,27 @@ expect_fail "not a pid" "not a process id" "$CTL" get 12x version
 cmd report "$TMPD/own.txt"
 grep -q '^tiny.fast_cap=256$' "$TMPD/own.txt" || fail "the program does not read the fast_cap the tool set"
 echo "ok: errors: refused with ENOENT/EINVAL/EPERM; a valid set reaches the program"
+
+# hostile: raw requests of every shape; the process answers each and lives
+head -c 4096 /dev/urandom >"$TMPD/r1"
+printf 'get version\0\0\0\nset \nget\n\n\n=\nset =1\nget ..\nstats\nstats xml\n\377\376\n' >"$TMPD/r2"
+printf 'get %0200d\nset tiny.fast_cap=%0300d\nset decay_ms=-99999999999999999999\n' 1 1 >"$TMPD/r3"
+for _ in $(seq 60); do echo "stats json"; done >"$TMPD/r4"
+tr '\0' '\n' </dev/urandom | head -c 4000 >"$TMPD/r5"
+for r in r1 r2 r3 r4 r5; do
+	"$CTL" request "$TPID" <"$TMPD/$r" >"$TMPD/reply" || fail "hostile $r: no reply"
+done
+"$CTL" request "$TPID" <"$TMPD/r2" >"$TMPD/reply" || fail "hostile r2"
+[ "$(grep -c '^err ' "$TMPD/reply")" -ge 8 ] || fail "hostile r2: $(cat "$TMPD/reply")"
+grep -q '^ok version ' "$TMPD/reply" && fail "hostile r2: a line with NUL bytes was served"
+"$CTL" request "$TPID" <"$TMPD/r4" >"$TMPD/reply" || fail "hostile r4"
+[ "$(grep -c '^{"version"' "$TMPD/reply")" = 60 ] || fail "hostile r4: not 60 statistics documents"
+head -c 4097 /dev/zero | tr '\0' a >"$TMPD/r6"
+expect_fail "request over 4096 bytes" "more than 4096" "$CTL" request "$TPID" <"$TMPD/r6"
+"$CTL" get "$TPID" version tiny.fast_cap decay_ms >"$TMPD/out" || fail "get after the hostile requests"
+grep -q '^decay_ms=-1$' "$TMPD/out" || fail "hostile: decay_ms changed: $(cat "$TMPD/out")"
+cmd alloc 100 100
+echo "ok: hostile: random bytes, NULs, empty and malformed lines, overlong numbers, 60 stats at once: answered, nothing changed"
 
 # rss: memory the program freed comes back when the tool says so
 cmd free
