@@ -431,7 +431,9 @@ static int request_once(target_t *t, const char *req, size_t len, char **reply, 
 					warnx_("process %d (%s) did not answer in %.1f s: it runs no background "
 					       "thread (a single-threaded program, or background_thread=false), "
 					       "and answers at its next thread-cache drain, which comes only "
-					       "while it allocates", (int)t->pid, t->comm, timeout);
+					       "while it allocates (a program started with "
+					       "HAKMEM_CONF=opt.live_thread=true answers while it idles)",
+					       (int)t->pid, t->comm, timeout);
 				else
 					warnx_("process %d (%s) did not answer in %.1f s", (int)t->pid, t->comm,
 					       timeout);

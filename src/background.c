@@ -242,7 +242,8 @@ static int bg_start(void)
 void background_poke(void)
 {
 	if (LIKELY(atomic_load_relaxed(&g_bg_state) != BG_OFF) ||
-	    !atomic_load_relaxed(&g_conf.background_thread) || __libc_single_threaded ||
+	    !atomic_load_relaxed(&g_conf.background_thread) ||
+	    (__libc_single_threaded && !g_conf.live_thread) ||
 	    atomic_load_relaxed(&g_bg_failed) || !hakmem_ready())
 		return;
 	bg_start();

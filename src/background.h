@@ -11,9 +11,11 @@
  *
  * When it runs (ctl key `background_thread`, default true): once the process
  * has a second thread. A single-threaded process gets none unless it writes
- * the key at run time: a thread of ours would make it multi-threaded
- * (__libc_single_threaded, unshare(2), the cost of stdio locking and of our
- * fork handlers). Writing false stops it; writing true starts it now.
+ * the key at run time, or starts with opt.live_thread=true (then at its first
+ * thread-cache refill or flush, for the live view, live.h): a thread of ours
+ * would make it multi-threaded (__libc_single_threaded, unshare(2), the cost
+ * of stdio locking and of our fork handlers). Writing false stops it; writing
+ * true starts it now.
  *
  * It is started only where no hakmem lock is held (a thread-cache drain,
  * a ctl write), with every signal blocked, and never inside initialisation.

@@ -36,6 +36,7 @@ typedef struct conf {
 	uint32_t bind;                /* enum bind_mode */
 	uint32_t stats_print;         /* enum stats_print_mode, at exit */
 	uint32_t live_signal;         /* the background thread's wake-up signal (live.h); 0 none */
+	bool live_thread;             /* a single-threaded process starts the background thread too */
 	char stats_file[256];         /* "" for stderr */
 } conf_t;
 

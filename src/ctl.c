@@ -441,6 +441,18 @@ static int get_live_requests(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
 	return 0;
 }
 
+static int get_opt_live_thread(const ctl_key_t *k, const size_t *ix, ctl_val_t *v)
+{
+	v->b = g_conf.live_thread;
+	return 0;
+}
+
+static int set_opt_live_thread(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
+{
+	g_conf.live_thread = v->b;
+	return 0;
+}
+
 static int set_opt_live_signal(const ctl_key_t *k, const size_t *ix, const ctl_val_t *v)
 {
 	/* glibc keeps the first two real-time signals (__SIGRTMIN, 32 and 33);
@@ -690,6 +702,7 @@ static const ctl_key_t g_keys[] = {
 	{ "opt.stats_print", T_STRING, M_R | M_START, "", "print statistics at exit: none, text or json", get_opt_stats_print, set_opt_stats_print, 0, 0, 0, NOLIM },
 	{ "live.enabled", T_BOOL, M_RW, "", "hakmem-ctl may read and write this process from outside (stats, get, set, top PID); false: its requests go unanswered", get_live_enabled, set_live_enabled, 0, 0, 0, NOLIM },
 	{ "stats.live.requests", T_U64, M_R, "requests", "requests from hakmem-ctl (stats, get, set, top PID) this process has served (read live)", get_live_requests, NULL, 0, 0, 0, NOLIM },
+	{ "opt.live_thread", T_BOOL, M_R | M_START, "", "a single-threaded process starts the background thread too (at its first thread-cache refill or flush), so that hakmem-ctl gets answers while it idles; false: such a process answers only at its thread-cache drains", get_opt_live_thread, set_opt_live_thread, 0, 0, 0, NOLIM },
 	{ "opt.live_signal", T_UNSIGNED, M_R | M_START, "signal", "real-time signal hakmem-ctl wakes the background thread with (sent to that thread alone, which blocks it; no handler); 0: none, requests wait for the next background pass or thread-cache drain", get_conf_u32, set_opt_live_signal, CONF_OFF(live_signal), 0, 64, NOLIM },
 	{ "opt.stats_file", T_STRING, M_R | M_START, "", "where opt.stats_print writes (empty: stderr; %p: the process id)", get_opt_stats_file, set_opt_stats_file, 0, 0, 0, NOLIM },
 };

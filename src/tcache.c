@@ -263,6 +263,8 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 static inline void tcache_event(tcache_t *tc)
 {
 	uint32_t interval = g_conf.tiny_drain_interval;
+	if (UNLIKELY(g_conf.live_thread) && atomic_load_relaxed(&g_bg_state) == 0)
+		background_poke(); /* opt.live_thread: at the first slow path */
 	if (interval == 0)
 		return;
 	uint64_t now = os_now_ns();

@@ -141,17 +141,16 @@ int main(int argc, char **argv)
 			close(fd);
 		} else if (sscanf(line, "busy %lu", &n) == 1) {
 			double end = now_ms() + (double)n;
-			/* More than the thread cache holds: refills and flushes,
-			 * and every tiny.drain_interval of them a drain. */
+			/* Bursts of more blocks than the thread cache holds:
+			 * refills, flushes, and every tiny.drain_interval of them
+			 * a drain. */
 			static void *keep[8192];
-			for (unsigned i = 0; now_ms() < end; i++) {
-				unsigned k = (i * 2654435761u) % 8192;
-				free(keep[k]);
-				keep[k] = malloc(16 + (i * 7919) % 2000);
-			}
-			for (unsigned k = 0; k < 8192; k++) {
-				free(keep[k]);
-				keep[k] = NULL;
+			for (unsigned r = 0; now_ms() < end; r++) {
+				size_t size = 16 + (r * 7919) % 2000;
+				for (unsigned k = 0; k < 8192; k++)
+					keep[k] = malloc(size);
+				for (unsigned k = 0; k < 8192; k++)
+					free(keep[k]);
 			}
 		} else if (strncmp(line, "exit", 4) == 0) {
 			printf("ok\n");

@@ -16,7 +16,8 @@
 #              it; true, served by a drain, starts it again
 #   refused    another user (setpriv, when run as root), a dead process, a
 #              process without hakmem, live.enabled=false; a single-threaded
-#              idle program: a clear time-out; one that exits mid-request
+#              idle program: a clear time-out; one that exits mid-request;
+#              with opt.live_thread=true the same program answers
 [ -n "$BASH_VERSION" ] || exec bash "$0" "$@"
 . "${abs_top_srcdir:-$(cd "${srcdir:-.}" && pwd)}/test/preload_common.sh"
 unset HAKMEM_CONF
@@ -253,6 +254,15 @@ grep -q "exited before it answered" "$TMPD/err" || fail "exit mid-request: $(cat
 echo "ok: exit mid-request: $(cat "$TMPD/err")"
 wait "$TGT_PID" 2>/dev/null
 TGT_PID=
+
+# ---- a single-threaded program with opt.live_thread=true ----
+start_target single "opt.live_thread=true"
+cmd alloc 100 64
+bg_running || fail "opt.live_thread=true: no background thread in a single-threaded program"
+"$CTL" get "$TPID" version opt.live_thread --timeout 5 >"$TMPD/out" || fail "opt.live_thread: no answer while idle"
+grep -q '^opt.live_thread=true$' "$TMPD/out" || fail "opt.live_thread: $(cat "$TMPD/out")"
+echo "ok: opt.live_thread=true: a single-threaded program answers while it idles"
+stop_target
 
 # ---- processes that cannot answer ----
 sleep 0 &
