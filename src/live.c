@@ -229,7 +229,9 @@ int live_handle(const char *req, size_t len, const char **reply, size_t *reply_l
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 			if (n > 0)
 				live_line(p, n);
-			p += n + 1;
+			if (nl == NULL)
+				break;
+			p = nl + 1;
 		}
 		if (g_out.overflow)
 			err = E2BIG;

@@ -62,3 +62,11 @@ AM_TESTS_ENVIRONMENT = \
 include test/ctl.mk
 include test/numa.mk
 include test/glibc.mk
+
+# The live view's request decoder (src/live.c) under random requests, for a
+# bounded time (test/fuzz_live [SECONDS [SEED]], 3 s by default).
+check_PROGRAMS += test/fuzz_live
+test_fuzz_live_SOURCES = test/fuzz_live.c test/expect.h
+test_fuzz_live_CFLAGS = $(TEST_CFLAGS)
+test_fuzz_live_LDADD = libhakmem_core.la
+TESTS += test/fuzz_live
