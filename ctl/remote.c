@@ -503,6 +503,24 @@ static bool key_name_ok(const char *s, size_t n)
 	return true;
 }
 
+/* "PID [--timeout S] [ITEM...]": the pid (NULL when missing), the
+ * time-out, and the items in order (argv's own strings; *nitems of them). */
+static const char *pid_args(char **argv, int argc, double *timeout, char **items, int *nitems)
+{
+	const char *pidarg = NULL;
+	*timeout = DEFAULT_TIMEOUT;
+	*nitems = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			*timeout = parse_timeout(argv[++i]);
+		else if (pidarg == NULL)
+			pidarg = argv[i];
+		else
+			items[(*nitems)++] = argv[i];
+	}
+	return pidarg;
+}
+
 /* ---- stats ------------------------------------------------------------- */
 
 static char *fetch_stats(target_t *t, size_t *len, double timeout)
@@ -537,18 +555,10 @@ int cmd_live_stats(const char *pidarg, bool json, bool per_arena, double timeout
 static int get_or_set(char **argv, int argc, bool set)
 {
 	const char *verb = set ? "set" : "get";
-	double timeout = DEFAULT_TIMEOUT;
-	const char *pidarg = NULL;
+	double timeout;
 	char **items = xmalloc((size_t)(argc + 1) * sizeof *items);
-	int nitems = 0;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-			timeout = parse_timeout(argv[++i]);
-		else if (pidarg == NULL)
-			pidarg = argv[i];
-		else
-			items[nitems++] = argv[i];
-	}
+	int nitems;
+	const char *pidarg = pid_args(argv, argc, &timeout, items, &nitems);
 	if (pidarg == NULL || nitems == 0)
 		die("usage: hakmem-ctl %s PID %s...", verb, set ? "KEY=VALUE|ACTION" : "KEY");
 	size_t cap = 64, len = 0;
@@ -625,17 +635,12 @@ int cmd_live_set(char **argv, int argc)
 
 int cmd_live_request(char **argv, int argc)
 {
-	double timeout = DEFAULT_TIMEOUT;
-	const char *pidarg = NULL;
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-			timeout = parse_timeout(argv[++i]);
-		else if (pidarg == NULL)
-			pidarg = argv[i];
-		else
-			die("usage: hakmem-ctl request PID [--timeout S] < REQUEST");
-	}
-	if (pidarg == NULL)
+	double timeout;
+	char **items = xmalloc((size_t)(argc + 1) * sizeof *items);
+	int nitems;
+	const char *pidarg = pid_args(argv, argc, &timeout, items, &nitems);
+	free(items);
+	if (pidarg == NULL || nitems != 0)
 		die("usage: hakmem-ctl request PID [--timeout S] < REQUEST");
 	char *req = xmalloc(LIVE_REQ_MAX + 1);
 	size_t len = fread(req, 1, LIVE_REQ_MAX + 1, stdin);

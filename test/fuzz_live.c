@@ -466,6 +466,17 @@ static bool name_char(unsigned char c)
 	       c == '.' || c == '_' || c == '-';
 }
 
+/* Every byte of the `what` (name or word) of reply line k + 1 (r, n bytes)
+ * is a name character. */
+static void check_chars(size_t k, const char *r, size_t n, const char *what, const char *s,
+                        size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!name_char((unsigned char)s[i]))
+			fail("reply line %zu \"%.*s\": %s byte 0x%02x", k + 1, (int)n, r, what,
+			     (unsigned char)s[i]);
+}
+
 static bool errno_ok(long e)
 {
 	return e > 0 && e < 4096 && strncmp(strerror((int)e), "Unknown error", 13) != 0;
@@ -503,10 +514,7 @@ static void check_line(size_t k, const char *r, size_t n, span_t req)
 		size_t nl = sp ? (size_t)(sp - name) : n - 3;
 		if (nl == 0)
 			fail("reply line %zu \"%.*s\" has no name", k + 1, (int)n, r);
-		for (size_t i = 0; i < nl; i++)
-			if (!name_char((unsigned char)name[i]))
-				fail("reply line %zu \"%.*s\": name byte 0x%02x", k + 1, (int)n, r,
-				     (unsigned char)name[i]);
+		check_chars(k, r, n, "name", name, nl);
 		if (!in_span(req, name, nl))
 			fail("reply line %zu \"%.*s\" names what request line %zu does not", k + 1,
 			     (int)n, r, k + 1);
@@ -526,10 +534,7 @@ static void check_line(size_t k, const char *r, size_t n, span_t req)
 		size_t wl = (size_t)(sp - w), dl = n - 4 - wl - 1;
 		if (wl == 0)
 			fail("reply line %zu \"%.*s\" has no word", k + 1, (int)n, r);
-		for (size_t i = 0; i < wl; i++)
-			if (!name_char((unsigned char)w[i]))
-				fail("reply line %zu \"%.*s\": word byte 0x%02x", k + 1, (int)n, r,
-				     (unsigned char)w[i]);
+		check_chars(k, r, n, "word", w, wl);
 		if (!(wl == 1 && w[0] == '-') && !in_span(req, w, wl))
 			fail("reply line %zu \"%.*s\" echoes what request line %zu does not hold",
 			     k + 1, (int)n, r, k + 1);
