@@ -504,7 +504,8 @@ static bool key_name_ok(const char *s, size_t n)
 }
 
 /* "PID [--timeout S] [ITEM...]": the pid (NULL when missing), the
- * time-out, and the items in order (argv's own strings; *nitems of them). */
+ * time-out, and the items in order (argv's own strings; *nitems of them;
+ * with items NULL only counted). */
 static const char *pid_args(char **argv, int argc, double *timeout, char **items, int *nitems)
 {
 	const char *pidarg = NULL;
@@ -515,8 +516,10 @@ static const char *pid_args(char **argv, int argc, double *timeout, char **items
 			*timeout = parse_timeout(argv[++i]);
 		else if (pidarg == NULL)
 			pidarg = argv[i];
-		else
+		else if (items != NULL)
 			items[(*nitems)++] = argv[i];
+		else
+			(*nitems)++;
 	}
 	return pidarg;
 }
@@ -636,10 +639,8 @@ int cmd_live_set(char **argv, int argc)
 int cmd_live_request(char **argv, int argc)
 {
 	double timeout;
-	char **items = xmalloc((size_t)(argc + 1) * sizeof *items);
 	int nitems;
-	const char *pidarg = pid_args(argv, argc, &timeout, items, &nitems);
-	free(items);
+	const char *pidarg = pid_args(argv, argc, &timeout, NULL, &nitems);
 	if (pidarg == NULL || nitems != 0)
 		die("usage: hakmem-ctl request PID [--timeout S] < REQUEST");
 	char *req = xmalloc(LIVE_REQ_MAX + 1);
