@@ -826,43 +826,120 @@ bool arena_remote_pending(const arena_t *a)
 	return false;
 }
 
-/* After arena_fill's collection of remote frees, its lock released. */
-static inline void fill_done(arena_t *due, bool emptied)
+/* Puts the chain head..last of slab s's remote frees back on its list (a
+ * refill took more than it had room for); the push that finds the list
+ * empty lists the slab, as a remote free's does. Bin lock held. */
+static void remote_putback(slab_t *s, void *head, void *last)
 {
-	if (UNLIKELY(due != NULL))
-		arena_decay_due(due);
-	if (UNLIKELY(emptied))
+	slab_remote_t *r = slab_remote(s);
+	void *old = __atomic_load_n(&r->xfree, __ATOMIC_RELAXED);
+	do
+		*(void **)last = old;
+	while (!__atomic_compare_exchange_n(&r->xfree, &old, head, true, __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED));
+	if (old == NULL)
+		arena_remote_announce(s);
+}
+
+/* Puts the slabs from `first` on (linked through xnext, a list taken from
+ * bin b's xslabs; their remote lists untouched) back on b's xslabs. Bin
+ * lock held. */
+static void remote_requeue(bin_t *b, slab_t *first)
+{
+	slab_t *last = first;
+	while (slab_remote(last)->xnext != NULL)
+		last = slab_remote(last)->xnext;
+	slab_t *top = __atomic_load_n(&b->xslabs, __ATOMIC_RELAXED);
+	do
+		slab_remote(last)->xnext = top;
+	while (!__atomic_compare_exchange_n(&b->xslabs, &top, first, true, __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED));
+	if (top == NULL)
 		background_note();
+}
+
+/* Bin lock held: arena_fill's collection of b's remote frees. Up to `room`
+ * of them go straight to the refill, appended at **tailp: they were out of
+ * their slabs and stay out (in the thread cache now), so no slab changes and
+ * no block is written but for the last link. A slab's list is walked whole
+ * first: each block is checked against the slab's free bitmap (a block
+ * freed there and again by another thread is a double free), and a list
+ * longer than the slab's blocks out is a cycle, a block pushed twice (the
+ * push checked that each starts a block). What does not fit goes back on
+ * its list, and slabs not reached back on xslabs, for the next refill or
+ * the background thread's collection. Returns how many were handed over. */
+static unsigned bin_collect_fill(bin_t *b, unsigned room, void ***tailp)
+{
+	void **tail = *tailp;
+	unsigned got = 0;
+	slab_t *s = __atomic_exchange_n(&b->xslabs, NULL, __ATOMIC_ACQUIRE);
+	while (s != NULL) {
+		slab_remote_t *r = slab_remote(s);
+		slab_t *next = r->xnext; /* before xfree empties: bin_collect_locked */
+		void *p = __atomic_exchange_n(&r->xfree, NULL, __ATOMIC_ACQ_REL);
+		if (p != NULL) {
+			uintptr_t base = (uintptr_t)slab_base(s);
+			const uint64_t *col = slab_bitmap_word(s, 0);
+			uint32_t recip = s->recip, out = s->used, take = room - got, k = 0;
+			void *q = p, *split = p, *last;
+			do {
+				uint32_t i = (uint32_t)(((uint64_t)((uintptr_t)q - base) * recip) >> 32);
+				if (UNLIKELY((col[(size_t)(i / 64) * SLABS_PER_SS] >> (i % 64) & 1) ||
+				             ++k > out))
+					hm_fatal("double free of %p (block is already free)", q);
+				if (k == take)
+					split = q;
+				last = q;
+				q = *(void **)q;
+			} while (q != NULL);
+			*tail = p;
+			if (k <= take) {
+				tail = (void **)last;
+				got += k;
+			} else {
+				tail = (void **)split;
+				got = room;
+				remote_putback(s, *(void **)split, last);
+			}
+		}
+		s = next;
+		if (got == room && s != NULL) {
+			remote_requeue(b, s);
+			break;
+		}
+	}
+	*tailp = tail;
+	b->remote_frees += got;
+	return got;
 }
 
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head)
 {
 	bin_t *b = &a->bins[cls];
 	void *first = NULL, **tail = &first;
-	unsigned got = 0;
-	arena_t *due = NULL;
-	bool emptied = false;
+	unsigned got = 0, handed = 0;
 	lock_acquire(&b->lock);
+	/* Remote frees first: they cost least to hand out. */
 	if (atomic_load_relaxed(&b->xslabs) != NULL)
-		due = bin_collect_locked(b, cls, &emptied);
+		got = handed = bin_collect_fill(b, max, &tail);
 	slab_t *whole = b->partial;
-	if (whole != NULL && whole->nfree != 0 && whole->nfree <= max && whole->npurged == 0) {
+	if (got < want && whole != NULL && whole->nfree != 0 && whole->nfree <= max - got &&
+	    whole->npurged == 0) {
 		/* The slab's whole free list, untouched: no block is free in the
 		 * slab afterwards, so its free bitmap is all clear. */
-		got = whole->nfree;
-		first = whole->free;
+		unsigned n = whole->nfree;
+		*tail = whole->free; /* NULL-terminated */
 		whole->free = NULL;
 		whole->nfree = 0;
-		whole->used += (uint16_t)got;
+		whole->used += (uint16_t)n;
 		slab_bitmap_clear(whole, whole->ncarved);
 		if (whole->ncarved == whole->cap)
 			bin_partial_remove(b, whole);
-		b->curregs += got;
+		b->curregs += n;
 		b->nrefills++;
 		lock_release(&b->lock);
 		*head = first;
-		fill_done(due, emptied);
-		return got;
+		return got + n;
 	}
 	while (got < want) {
 		slab_t *s = b->partial;
@@ -915,11 +992,10 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			bin_partial_remove(b, s);
 	}
 	*tail = NULL;
-	b->curregs += got;
+	b->curregs += got - handed;
 	b->nrefills++;
 	lock_release(&b->lock);
 	*head = first;
-	fill_done(due, emptied);
 	return got;
 }
 

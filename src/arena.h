@@ -112,9 +112,12 @@ int arena_node_of(unsigned i);
 
 /* Takes about `want` blocks (at most `max`) of class cls from arena a, linked
  * through their first word, NULL-terminated, in *head. Returns how many (0 on
- * ENOMEM). When a slab's whole free list fits in `max`, it is taken as it is
- * without touching the blocks (they may sit in another CPU's cache: the
- * program touches them when it uses them anyway). */
+ * ENOMEM). Blocks freed by threads of other arenas come first, up to `max`,
+ * straight from their slabs' remote lists (they never go back into their
+ * slabs: one check and one link read each). When a slab's whole free list
+ * fits in what is left, it is taken as it is without touching the blocks
+ * (they may sit in another CPU's cache: the program touches them when it
+ * uses them anyway). */
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head);
 
 /* Gives the n blocks of the list at head (linked through their first word;
@@ -129,9 +132,9 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote);
 /* The remote free: block p of slab s (a first unit's slab_t, of an arena
  * that is not the caller's) goes on the slab's xfree list with one
  * compare-and-swap, no lock; the push that finds the list empty puts the
- * slab on its bin's xslabs (arena_remote_announce). The bin takes the blocks
- * back at its next refill, or within the background thread's period
- * (arenas_collect). Pre: p is a valid block of s (tcache_free_foreign). An
+ * slab on its bin's xslabs (arena_remote_announce). The bin's next refill
+ * hands the blocks out again (arena_fill); the background thread's period
+ * (arenas_collect) gives them back to their slabs. Pre: p is a valid block of s (tcache_free_foreign). An
  * immediate double free (p already at the head) is fatal here, any other at
  * collection. */
 void arena_remote_announce(slab_t *s);

@@ -635,12 +635,14 @@ void tcache_free_foreign(void *p)
 	slab_t *s = ptr_slab_head(p);
 	tcache_t *tc = tcache_cur;
 	/* The checks of the slow path's registry lookup and arena_validate_block
-	 * for a pointer of the SuperSlab window, whose header free()'s fast path
-	 * has just read: anything unusual takes the slow path, which names it. */
-	if (UNLIKELY(ptr_chunk(p)->magic != CHUNK_MAGIC || s->state != SLAB_ACTIVE ||
-	             slab_block_index(s, p) < 0 || tc->state != THREAD_ACTIVE ||
-	             tc->conf_gen != atomic_load_relaxed(&g_conf_gen) || s->arena == tc->arena ||
-	             tc->cap_max[s->cls] == 0))
+	 * for a pointer of the SuperSlab window whose unit free()'s fast path
+	 * has just found owned by another arena: a unit with an owner belongs to
+	 * an active slab (a free unit, and the placeholder of a SuperSlab given
+	 * back, read as owned by none), and p must start one of its blocks.
+	 * Anything unusual takes the slow path, which names it. */
+	if (UNLIKELY(ptr_slab(p)->arena == NULL || slab_block_index(s, p) < 0 ||
+	             tc->state != THREAD_ACTIVE ||
+	             tc->conf_gen != atomic_load_relaxed(&g_conf_gen) || tc->cap_max[s->cls] == 0))
 		return tcache_free_slow(p, false);
 	tc->nremote_free[s->cls]++;
 	arena_free_remote(s, p);

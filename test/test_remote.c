@@ -8,7 +8,16 @@
  *   double_free_later     free(p), free(q), free(p) by a thread of arena 1:
  *                         stopped when the bin takes the list (an epoch),
  *                         p named, and no hang on the cycle the list became
+ *   double_free_refill    the same, stopped when the owner's refill takes the
+ *                         list
+ *   slab_then_remote      the owner frees p and flushes it to its slab, a
+ *                         thread of arena 1 frees p: stopped at the refill
  *   interior_free         a thread of arena 1 frees p + 16: stopped at once
+ *   refill_room           arena 0's 3 x 5,000 blocks (64, 1000, 3000 B) freed
+ *                         by arena 1, allocated again: refills take the lists
+ *                         beyond a bin's room; no block handed out twice,
+ *                         every stamp intact, all home, each remote free
+ *                         counted once
  *   stress                2 producers of arena 0 hand stamped blocks to 2
  *                         consumers of arena 1 through rings while they keep
  *                         allocating, and a third thread calls malloc_trim:
@@ -60,7 +69,7 @@ static size_t arena0_regs(int lo, int hi)
 
 /* ---- misuse ---- */
 
-enum { DF_AT_ONCE, DF_LATER, INTERIOR };
+enum { DF_AT_ONCE, DF_LATER, DF_REFILL, DF_SLAB_REMOTE, INTERIOR };
 
 struct misuse {
 	int kind;
@@ -78,9 +87,13 @@ static void *t_misuse(void *arg)
 		free(m->p);
 		break;
 	case DF_LATER:
+	case DF_REFILL:
 		free(m->p);
 		free(m->q);
 		free(m->p);
+		break;
+	case DF_SLAB_REMOTE:
+		free(m->p); /* its owner freed it already */
 		break;
 	case INTERIOR:
 		free((char *)m->p + 16);
@@ -104,9 +117,17 @@ static int c_misuse(void *arg)
 	memset(m.p, 1, m.size);
 	memset(m.q, 2, m.size);
 	fprintf(stderr, "PTR=%p\n", m.kind == INTERIOR ? (void *)((char *)m.p + 16) : m.p);
+	if (m.kind == DF_SLAB_REMOTE) {
+		free(m.p);
+		hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0); /* p is free in its slab */
+	}
 	join(spawn(t_misuse, &m));
 	if (m.kind == DF_LATER)
 		ctl_epoch_rc(); /* arena 0's bin takes the list: p twice */
+	if (m.kind == DF_REFILL || m.kind == DF_SLAB_REMOTE)
+		for (unsigned i = 0; i < 100000; i++) /* a refill takes the list */
+			if (malloc(m.size) == NULL)
+				break;
 	say("the misuse by a thread of arena 1 was not stopped");
 	return 99;
 }
@@ -133,6 +154,18 @@ static void test_double_free_at_once(void)
 static void test_double_free_later(void)
 {
 	run_misuse(DF_LATER, "remote free(p); free(q); free(p)", "double free");
+}
+
+static void test_double_free_refill(void)
+{
+	run_misuse(DF_REFILL, "remote free(p); free(q); free(p), then the owner's refills",
+	           "double free");
+}
+
+static void test_slab_then_remote(void)
+{
+	run_misuse(DF_SLAB_REMOTE, "free(p) and flush by its owner, remote free(p), refills",
+	           "double free");
 }
 
 static void test_interior_free(void)
@@ -314,6 +347,92 @@ static void test_stress(void)
 	child_t r;
 	run_child(&r, 60, c_stress, NULL);
 	expect_child_ok("producers of arena 0, consumers of arena 1, malloc_trim", &r);
+}
+
+/* ---- refill_room ---- */
+
+#define RR_N 5000u /* several slabs of each class, many times a bin's capacity */
+
+static void *rr_blocks[RR_N];
+
+static void *t_free_all(void *arg)
+{
+	size_t n = *(size_t *)arg;
+	bind_arena(1);
+	for (unsigned i = 0; i < RR_N; i++) {
+		uint64_t *p = rr_blocks[i];
+		if (p[0] != stamp_of(p, i) || p[n / 8 - 1] != stamp_of(p, i)) {
+			child_fail("block %u (%p) changed before its remote free", i, (void *)p);
+			_exit(3);
+		}
+		free(p);
+	}
+	return NULL;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Arena 0 allocates RR_N blocks, a thread of arena 1 frees them all, arena
+ * 0 allocates RR_N again: its refills take the remote lists straight into
+ * the cache, far more than a bin holds, the rest put back for the next
+ * refill. No block is handed out twice, every stamp survives, all come
+ * home. */
+static int c_refill_room(void *arg)
+{
+	(void)arg;
+	bool bg = false;
+	hakmem_ctl("background_thread", NULL, NULL, &bg, sizeof bg); /* only refills take lists */
+	bind_arena(0);
+	static const size_t sizes[] = { 64, 1000, 3000 };
+	for (unsigned z = 0; z < 3; z++) {
+		size_t n = sizes[z];
+		int c = class_of(n);
+		size_t base = arena0_regs(c, c), rf0 = 0, rf = 0;
+		char key[96];
+		snprintf(key, sizeof key, "stats.arenas.0.class.%d.remote_frees", c);
+		ctl_get_zu(key, &rf0);
+		for (unsigned round = 0; round < 3; round++) {
+			for (unsigned i = 0; i < RR_N; i++) {
+				uint64_t *p = malloc(n);
+				if (p == NULL) {
+					child_fail("malloc(%zu) returned NULL", n);
+					return 3;
+				}
+				p[0] = p[n / 8 - 1] = stamp_of(p, i);
+				rr_blocks[i] = p;
+			}
+			void *sorted[RR_N];
+			memcpy(sorted, rr_blocks, sizeof sorted);
+			qsort(sorted, RR_N, sizeof sorted[0], cmp_ptr);
+			for (unsigned i = 1; i < RR_N; i++)
+				if (sorted[i] == sorted[i - 1]) {
+					child_fail("%p handed out twice (%zu B, round %u)", sorted[i], n, round);
+					return 3;
+				}
+			join(spawn(t_free_all, &n));
+		}
+		size_t regs = arena0_regs(c, c); /* an epoch: the counts below are current */
+		ctl_get_zu(key, &rf);
+		if (regs != base)
+			child_fail("%zu B: %zd blocks of arena 0 not home after 3 x %u remote frees", n,
+			           (ssize_t)(regs - base), RR_N);
+		if (rf - rf0 != 3 * RR_N)
+			child_fail("%zu B: %zu remote frees counted, %u made", n, rf - rf0, 3 * RR_N);
+		else
+			say("%zu B: 3 x %u blocks freed by arena 1, taken back by refills, all home", n, RR_N);
+	}
+	return child_status();
+}
+
+static void test_refill_room(void)
+{
+	child_t r;
+	run_child(&r, 60, c_refill_room, NULL);
+	expect_child_ok("refills take remote lists beyond a bin's room", &r);
 }
 
 /* ---- fork_mid_push ---- */
@@ -578,7 +697,10 @@ int main(void)
 {
 	test_run(test_double_free_at_once);
 	test_run(test_double_free_later);
+	test_run(test_double_free_refill);
+	test_run(test_slab_then_remote);
 	test_run(test_interior_free);
+	test_run(test_refill_room);
 	test_run(test_stress);
 	test_run(test_fork_mid_push);
 	test_run(test_thread_states);
