@@ -960,14 +960,26 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			bin_partial_push(b, s);
 		}
 		unsigned n = 0;
-		while (got + n < want && s->free != NULL) {
+		if (s->free != NULL) {
+			/* The first blocks of the free list as they are linked: a bit
+			 * cleared each (they were checked on their way in). */
+			uintptr_t base = (uintptr_t)slab_base(s);
+			uint64_t *col = slab_bitmap_word(s, 0);
+			uint32_t recip = s->recip;
 			void *blk = s->free;
-			s->free = *(void **)blk;
-			long i = slab_block_index(s, blk);
-			*slab_bitmap_word(s, (size_t)i / 64) &= ~((uint64_t)1 << (i % 64));
 			*tail = blk;
-			tail = (void **)blk;
-			n++;
+			for (;;) {
+				uint32_t i = (uint32_t)(((uint64_t)((uintptr_t)blk - base) * recip) >> 32);
+				col[(size_t)(i / 64) * SLABS_PER_SS] &= ~((uint64_t)1 << (i % 64));
+				n++;
+				void *next = *(void **)blk;
+				if (got + n == want || next == NULL) {
+					tail = (void **)blk;
+					s->free = next;
+					break;
+				}
+				blk = next;
+			}
 		}
 		s->nfree -= (uint16_t)n;
 		if (got + n < want && s->npurged != 0)
@@ -979,10 +991,10 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			if (take > (unsigned)(s->cap - s->ncarved))
 				take = s->cap - s->ncarved;
 			char *blk = base + (size_t)s->ncarved * bs;
-			for (unsigned k = 0; k < take; k++, blk += bs) {
-				*tail = blk;
-				tail = (void **)blk;
-			}
+			*tail = blk;
+			for (unsigned k = 1; k < take; k++, blk += bs)
+				*(void **)blk = blk + bs;
+			tail = (void **)blk;
 			s->ncarved += (uint16_t)take;
 			n += take;
 		}
@@ -1036,9 +1048,16 @@ static inline arena_t *slab_settle(bin_t *b, slab_t *s, bool *emptied)
 	return arena_slab_release(old, old_since);
 }
 
+/* The bytes of slab s's blocks carved so far: a block coming home starts
+ * below them (the blocks after were never handed out). */
+static inline uintptr_t slab_carved_bytes(const slab_t *s)
+{
+	return (uintptr_t)s->ncarved * s->block_size;
+}
+
 /* The checks of a block coming home to its slab: p starts a block (off from
- * the slab's base, below limit) that is out (its bit clear, and carved).
- * Sets its bit. */
+ * the slab's base, below slab_carved_bytes, which the caller checked) that
+ * is out (its bit clear). Sets its bit. */
 static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const void *p)
 {
 	uint32_t i = (uint32_t)(((uint64_t)off * s->recip) >> 32);
@@ -1046,7 +1065,7 @@ static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const
 		hm_fatal("invalid free of %p: not the start of a block", p);
 	uint64_t *w = col + (size_t)(i / 64) * SLABS_PER_SS;
 	uint64_t bit = (uint64_t)1 << (i % 64);
-	if (UNLIKELY((*w & bit) || i >= s->ncarved))
+	if (UNLIKELY(*w & bit))
 		hm_fatal("double free of %p (block is already free)", p);
 	*w |= bit;
 }
@@ -1056,7 +1075,7 @@ static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const
 static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 {
 	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(s);
-	if (UNLIKELY(off >= (uintptr_t)s->cap * s->block_size))
+	if (UNLIKELY(off >= slab_carved_bytes(s)))
 		hm_fatal("invalid free of %p: not the start of a block", p);
 	slab_mark_free(s, slab_bitmap_word(s, 0), off, p);
 	*(void **)p = s->free;
@@ -1102,7 +1121,7 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
 			uintptr_t base = (uintptr_t)slab_base(s);
-			uintptr_t limit = (uintptr_t)s->cap * s->block_size;
+			uintptr_t limit = slab_carved_bytes(s);
 			uintptr_t off = (uintptr_t)p - base;
 			if (UNLIKELY(off >= limit))
 				hm_fatal("invalid free of %p: not the start of a block", p);
@@ -1238,6 +1257,13 @@ bool arena_resize_in_place(void *p, size_t size)
 	slab_t *s = ptr_slab_head(p);
 	unsigned c = s->cls, c2 = size_to_class(size);
 	if (c2 == c)
+		return true;
+	/* A shrink to half the block or more stays (mimalloc's rule), if p is
+	 * as aligned as the smaller class's blocks: a copy costs more than the
+	 * bytes it would give back, and a block shrunk once is often grown
+	 * again. Slabs of one block give units back instead. */
+	if (c2 < c && size >= class_size[c] / 2 && !class_is_solo(c) &&
+	    ((uintptr_t)p & 15 & (class_size[c2] - 1)) == 0) /* as aligned as class c2's */
 		return true;
 	if (s->index == 0 || !class_is_solo(c) || !class_is_solo(c2))
 		return false;

@@ -210,8 +210,8 @@ slab_t *arena_validate_block(const void *p);
 
 /* realloc in place of live block p (of a class) to `size` (<= the largest
  * class): true when p now holds it. A block alone in its slab grows into the
- * free units after it, or gives up its tail; other blocks keep their class
- * only. */
+ * free units after it, or gives up its tail; other blocks keep their class,
+ * and stay where they are when shrunk to half their size or more. */
 bool arena_resize_in_place(void *p, size_t size);
 
 /* Locks every arena lock in a fixed order (fork), and the reverse. */
