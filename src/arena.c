@@ -1132,11 +1132,12 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 				slab_mark_free(s, col, off, p);
 				last = p;
 				p = *(void **)p;
-				if (++k == room || p == NULL)
+				if (++k == room)
 					break;
 				off = (uintptr_t)p - base;
 				if (off >= limit)
-					break; /* another slab's (or not a block: checked there) */
+					break; /* NULL (below base), another slab's, or not a
+					          block (checked there) */
 			}
 			*(void **)last = s->free;
 			s->free = first;
@@ -1247,24 +1248,14 @@ void arenas_reinit_locks(void)
 /* Whether class c's slab holds exactly one block that fills its units (the
  * classes of 64 KiB, 128 KiB, 192 KiB and from 256 KiB up): such a slab can
  * grow into free units after it, or give up its tail, by changing class. */
-static bool class_is_solo(unsigned c)
-{
-	return (size_t)class_units[c] * SLAB_SIZE == class_size[c];
-}
-
 bool arena_resize_in_place(void *p, size_t size)
 {
 	slab_t *s = ptr_slab_head(p);
 	unsigned c = s->cls, c2 = size_to_class(size);
 	if (c2 == c)
 		return true;
-	/* A shrink to half the block or more stays (mimalloc's rule), if p is
-	 * as aligned as the smaller class's blocks: a copy costs more than the
-	 * bytes it would give back, and a block shrunk once is often grown
-	 * again. Slabs of one block give units back instead. */
-	if (c2 < c && size >= class_size[c] / 2 && !class_is_solo(c) &&
-	    ((uintptr_t)p & 15 & (class_size[c2] - 1)) == 0) /* as aligned as class c2's */
-		return true;
+	if (!class_is_solo(c) && size <= class_size[c] && class_keeps(c, p, size))
+		return true; /* slabs of one block give units back instead */
 	if (s->index == 0 || !class_is_solo(c) || !class_is_solo(c2))
 		return false;
 	superslab_t *ss = (superslab_t *)ptr_chunk(s);

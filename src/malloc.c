@@ -102,6 +102,25 @@ EXPORT void *hakmem_realloc(void *p, size_t size)
 		hakmem_free(p);
 		return NULL;
 	}
+	if (LIKELY(ss_window_contains(p)) && size <= CLASS_MAX_SIZE) {
+		/* A block of a class that is not solo: the checks of
+		 * block_usable for a pointer of the SuperSlab window (an owned
+		 * unit is an active slab's), then in place or a copy. Anything
+		 * else takes the general path, which names what is wrong. */
+		slab_t *s = ptr_slab_head(p);
+		if (LIKELY(ptr_slab(p)->arena != NULL && !class_is_solo(s->cls) &&
+		           slab_block_index(s, p) >= 0)) {
+			size_t old = s->block_size;
+			if (size <= old && class_keeps(s->cls, p, size))
+				return p;
+			void *q = malloc_fast(size);
+			if (q == NULL)
+				return NULL;
+			memcpy(q, p, old < size ? old : size);
+			entry_free(p);
+			return q;
+		}
+	}
 	size_t old = block_usable(p, "realloc");
 	/* In place where it can: a block of a class keeps its class, or its
 	 * slab grows or shrinks by units (arena.c); a large block is resized by

@@ -65,4 +65,22 @@ FAST_PATH unsigned size_to_class_aligned(size_t size, size_t align)
 	return NCLASSES;
 }
 
+/* Whether a slab of class c holds one block (its units are the block):
+ * realloc resizes such a slab by units. */
+FAST_PATH bool class_is_solo(unsigned c)
+{
+	return (size_t)class_units[c] * SLAB_SIZE == class_size[c];
+}
+
+/* Whether block p of class c (not solo) holds `size` bytes (<= its size) in
+ * place: the same class, or a shrink to half the block or more (mimalloc's
+ * rule) when p is as aligned as the smaller class's blocks. A copy costs
+ * more than the bytes it would give back, and a block shrunk once is often
+ * grown again. */
+FAST_PATH bool class_keeps(unsigned c, const void *p, size_t size)
+{
+	unsigned c2 = size_to_class(size);
+	return c2 == c || (size >= class_size[c] / 2 && ((uintptr_t)p & 15 & (class_size[c2] - 1)) == 0);
+}
+
 #endif

@@ -359,6 +359,54 @@ static void test_realloc_tiers(void)
 	}
 }
 
+/* A shrink to half a block or more stays in place (mimalloc's rule), a
+ * smaller one moves to the smaller class; a shrink to a size whose blocks
+ * are 16-aligned stays only on a 16-aligned block; usable sizes and contents
+ * follow. */
+static void test_realloc_shrink_in_place(void)
+{
+	static const struct {
+		size_t from, to;
+		bool stays;
+	} c[] = {
+		{ 1000, 600, true },   /* 1024 B block, 600 >= 512 */
+		{ 1000, 512, true },
+		{ 1000, 400, false },  /* below half: the 448 B class */
+		{ 100, 60, true },     /* 112 B block */
+		{ 100, 40, false },
+		{ 3000, 1600, true },  /* 3072 B block */
+		{ 3000, 1000, false },
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		char *p = malloc(opaque(c[i].from));
+		if (!expect_ptr_not_null(p, "malloc(%zu)", c[i].from))
+			return;
+		size_t us = malloc_usable_size(p);
+		test_fill(p, c[i].from, i);
+		char *q = realloc(p, opaque(c[i].to));
+		if (!expect_ptr_not_null(q, "realloc(%zu -> %zu)", c[i].from, c[i].to))
+			continue;
+		expect_zu_eq(test_check(q, c[i].to, i), SIZE_MAX, "realloc(%zu -> %zu) content",
+		             c[i].from, c[i].to);
+		if (c[i].stays) {
+			expect_ptr_eq(q, p, "realloc(%zu -> %zu) moved", c[i].from, c[i].to);
+			expect_zu_eq(malloc_usable_size(q), us, "usable size after an in-place shrink");
+		} else {
+			expect_zu_lt(malloc_usable_size(q), us, "realloc(%zu -> %zu) kept its block",
+			             c[i].from, c[i].to);
+		}
+		free(q);
+	}
+	/* 24 B blocks are 8-aligned; 16 B ones 16-aligned: a 24 B block at an
+	 * odd 8 B boundary moves. */
+	for (int i = 0; i < 64; i++) {
+		char *p = malloc(opaque(24));
+		char *q = realloc(p, opaque(16));
+		expect_aligned(q, 16, "realloc(24 -> 16)");
+		free(q);
+	}
+}
+
 /* One block grown through every size step by step, then shrunk back. */
 static void test_realloc_chain(void)
 {
@@ -1020,6 +1068,7 @@ int main(int argc, char **argv)
 	test_run(test_valloc_pvalloc);
 	test_run(test_realloc_tiers);
 	test_run(test_realloc_chain);
+	test_run(test_realloc_shrink_in_place);
 	test_run(test_realloc_null_zero);
 	test_run(test_realloc_fail_keeps);
 	test_run(test_calloc_zeroing);
