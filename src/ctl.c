@@ -719,28 +719,97 @@ static int key_nindex(const ctl_key_t *k)
 	return n;
 }
 
-/* Matches name against pattern; fills indices. */
-static bool key_match(const char *pat, const char *name, size_t *ix)
+/* Name lookup: a name's all-digit components are its indices; with each
+ * replaced by '#' it is its key's pattern, found in a hash table of the
+ * patterns (open addressing) built at the first lookup. A statistics print
+ * looks up a thousand names: a scan of the table matching each pattern cost
+ * ten thousand instructions a name. */
+#define KEY_HASH_SLOTS 256
+_Static_assert(KEY_HASH_SLOTS >= 2 * NKEYS, "the key hash is at most half full");
+
+static uint16_t g_key_hash[KEY_HASH_SLOTS]; /* key index + 1; 0: empty */
+static uint32_t g_key_hash_state; /* 0: not built, 1: being published, 2: ready [atomic] */
+
+static uint32_t key_hash(const char *s)
 {
-	int n = 0;
-	while (*pat && *name) {
-		if (*pat == '#') {
-			if (*name < '0' || *name > '9')
-				return false;
-			size_t v = 0;
-			while (*name >= '0' && *name <= '9') {
-				if (v > (SIZE_MAX - 9) / 10)
-					return false;
-				v = v * 10 + (size_t)(*name++ - '0');
-			}
-			ix[n++] = v;
-			pat++;
-			continue;
-		}
-		if (*pat++ != *name++)
-			return false;
+	uint32_t h = 2166136261u; /* FNV-1a */
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static void key_hash_fill(uint16_t *t)
+{
+	memset(t, 0, KEY_HASH_SLOTS * sizeof *t);
+	for (size_t i = 0; i < NKEYS; i++) {
+		uint32_t h = key_hash(g_keys[i].name) % KEY_HASH_SLOTS;
+		while (t[h] != 0)
+			h = (h + 1) % KEY_HASH_SLOTS;
+		t[h] = (uint16_t)(i + 1);
 	}
-	return *pat == '\0' && *name == '\0';
+}
+
+/* The key `name` names, its indices in ix (at most two); NULL if none. */
+static const ctl_key_t *key_find(const char *name, size_t ix[2])
+{
+	char pat[128];
+	size_t n = 0, len = 0;
+	const char *c = name;
+	for (;;) {
+		/* One component: all digits (an index), or copied. */
+		const char *e = c;
+		bool digits = *e >= '0' && *e <= '9';
+		for (; *e != '\0' && *e != '.'; e++) {
+			if (*e == '#')
+				return NULL; /* a pattern is not a name */
+			digits = digits && *e >= '0' && *e <= '9';
+		}
+		if (digits) {
+			size_t v = 0;
+			for (; c < e; c++) {
+				if (v > (SIZE_MAX - 9) / 10)
+					return NULL;
+				v = v * 10 + (size_t)(*c - '0');
+			}
+			if (n == 2 || len + 1 >= sizeof pat)
+				return NULL;
+			ix[n++] = v;
+			pat[len++] = '#';
+		} else {
+			if (len + (size_t)(e - c) >= sizeof pat)
+				return NULL;
+			memcpy(pat + len, c, (size_t)(e - c));
+			len += (size_t)(e - c);
+			c = e;
+		}
+		if (*c == '\0')
+			break;
+		if (len + 1 >= sizeof pat)
+			return NULL;
+		pat[len++] = *c++; /* the dot */
+	}
+	pat[len] = '\0';
+	/* No lock (a fork could cut it): until one caller has published the
+	 * table, each builds its own on its stack. */
+	const uint16_t *t = g_key_hash;
+	uint16_t local[KEY_HASH_SLOTS];
+	if (UNLIKELY(__atomic_load_n(&g_key_hash_state, __ATOMIC_ACQUIRE) != 2)) {
+		key_hash_fill(local);
+		t = local;
+		uint32_t none = 0;
+		if (__atomic_compare_exchange_n(&g_key_hash_state, &none, 1u, false, __ATOMIC_RELAXED,
+		                                __ATOMIC_RELAXED)) {
+			for (size_t i = 0; i < KEY_HASH_SLOTS; i++)
+				atomic_store_relaxed(&g_key_hash[i], local[i]);
+			__atomic_store_n(&g_key_hash_state, 2u, __ATOMIC_RELEASE);
+		}
+	}
+	for (uint32_t h = key_hash(pat) % KEY_HASH_SLOTS; t[h] != 0; h = (h + 1) % KEY_HASH_SLOTS) {
+		const ctl_key_t *k = &g_keys[t[h] - 1];
+		if (strcmp(k->name, pat) == 0)
+			return k;
+	}
+	return NULL;
 }
 
 EXPORT int hakmem_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp)
@@ -750,23 +819,21 @@ EXPORT int hakmem_ctl_nametomib(const char *name, size_t *mibp, size_t *miblenp)
 	int saved = errno;
 	hakmem_init();
 	errno = saved;
-	for (size_t i = 0; i < NKEYS; i++) {
-		size_t ix[2] = { 0, 0 };
-		if (!key_match(g_keys[i].name, name, ix))
-			continue;
-		int n = key_nindex(&g_keys[i]);
-		if (*miblenp < (size_t)(1 + n))
-			return EINVAL;
-		for (int j = 0; j < n; j++)
-			if (ix[j] >= g_keys[i].limit[j]())
-				return ENOENT;
-		mibp[0] = i;
-		for (int j = 0; j < n; j++)
-			mibp[1 + j] = ix[j];
-		*miblenp = (size_t)(1 + n);
-		return 0;
-	}
-	return ENOENT;
+	size_t ix[2] = { 0, 0 };
+	const ctl_key_t *k = key_find(name, ix);
+	if (k == NULL)
+		return ENOENT;
+	int n = key_nindex(k);
+	if (*miblenp < (size_t)(1 + n))
+		return EINVAL;
+	for (int j = 0; j < n; j++)
+		if (ix[j] >= k->limit[j]())
+			return ENOENT;
+	mibp[0] = (size_t)(k - g_keys);
+	for (int j = 0; j < n; j++)
+		mibp[1 + j] = ix[j];
+	*miblenp = (size_t)(1 + n);
+	return 0;
 }
 
 static int ctl_call(const ctl_key_t *k, const size_t *ix, void *oldp, size_t *oldlenp,
@@ -980,10 +1047,7 @@ static void conf_entry(const char *e, size_t len, const char *origin)
 	memcpy(value, eq + 1, vlen);
 	value[vlen] = '\0';
 	size_t ix[2] = { 0, 0 };
-	const ctl_key_t *k = NULL;
-	for (size_t i = 0; i < NKEYS && k == NULL; i++)
-		if (key_match(g_keys[i].name, name, ix))
-			k = &g_keys[i];
+	const ctl_key_t *k = key_find(name, ix);
 	if (k == NULL) {
 		hm_log("%s: unknown key '%s': skipped", origin, name);
 		return;

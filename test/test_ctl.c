@@ -460,7 +460,9 @@ static void test_enoent(void)
 	uint64_t v;
 	size_t sz = sizeof v;
 	const char *bad[] = { "no.such.key", "", "stats", "stats.", "tiny.class..size",
-	                      "tiny.class.x.size", "epoch.", "Epoch", "tiny.class.99999999999999999999999.size" };
+	                      "tiny.class.x.size", "epoch.", "Epoch", "tiny.class.99999999999999999999999.size",
+	                      "arenas.class.#.size", "arenas.class.1a.size", "arenas.class.-1.size",
+	                      "stats.arenas.0.class.0.0.nmalloc", ".epoch", "epoch..", "stats.arenas.#" };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		expect_int_eq(hakmem_ctl(bad[i], &v, &sz, NULL, 0), ENOENT, "'%s'", bad[i]);
 		size_t mib[4], miblen = 4;
