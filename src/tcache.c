@@ -71,9 +71,10 @@ static void tcache_set_cap(tcache_t *tc, unsigned c, uint32_t cap)
  * allocates the class), the bin doubles. */
 static void tcache_bin_event(tcache_t *tc, unsigned c)
 {
+	if (!cap_adapts(c))
+		return; /* nfree_at_event serves only this */
 	uint64_t nfree = tc->bins[c].nfree;
-	if (cap_adapts(c) && tc->cap[c] < tc->cap_max[c] &&
-	    nfree - tc->nfree_at_event[c] < 2 * (uint64_t)tc->cap[c]) {
+	if (tc->cap[c] < tc->cap_max[c] && nfree - tc->nfree_at_event[c] < 2 * (uint64_t)tc->cap[c]) {
 		uint32_t cap = 2 * tc->cap[c];
 		tcache_set_cap(tc, c, cap < tc->cap_max[c] ? cap : tc->cap_max[c]);
 	}
