@@ -1070,6 +1070,21 @@ static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const
 	*w |= bit;
 }
 
+/* Sets the bits acc of bitmap word *w (word wi of a slab at base with
+ * blocks of bs bytes): a bit set already is a block freed twice. */
+static inline void bitmap_gather(uint64_t *w, uint64_t acc, uintptr_t base, uintptr_t bs,
+                                 uint32_t wi)
+{
+	if (acc == 0)
+		return;
+	uint64_t v = *w;
+	if (UNLIKELY(v & acc)) {
+		size_t i = (size_t)wi * 64 + (unsigned)__builtin_ctzll(v & acc);
+		hm_fatal("double free of %p (block is already free)", (void *)(base + i * bs));
+	}
+	*w = v | acc;
+}
+
 /* Returns block p to slab s; bin lock held. The caller counts the block out
  * of b->curregs. See slab_settle for the result. */
 static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
@@ -1126,10 +1141,29 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 			if (UNLIKELY(off >= limit))
 				hm_fatal("invalid free of %p: not the start of a block", p);
 			uint64_t *col = slab_bitmap_word(s, 0);
+			const uint32_t recip = s->recip;
+			const uintptr_t bs = s->block_size;
 			void *first = p, *last;
 			unsigned k = 0, room = n - done - nleft;
+			/* The run's bits gather in one word of the bitmap at a time
+			 * (blocks freed together mostly sit together): a bit already
+			 * gathered, or set in the bitmap, is a double free. */
+			uint64_t acc = 0, *w = col;
+			uint32_t wi = UINT32_MAX;
 			for (;;) {
-				slab_mark_free(s, col, off, p);
+				uint32_t i = (uint32_t)(((uint64_t)off * recip) >> 32);
+				if (UNLIKELY((uintptr_t)i * bs != off))
+					hm_fatal("invalid free of %p: not the start of a block", p);
+				uint64_t bit = (uint64_t)1 << (i % 64);
+				if (i / 64 != wi) {
+					bitmap_gather(w, acc, base, bs, wi);
+					wi = i / 64;
+					w = col + (size_t)wi * SLABS_PER_SS;
+					acc = 0;
+				}
+				if (UNLIKELY(acc & bit))
+					hm_fatal("double free of %p (block is already free)", p);
+				acc |= bit;
 				last = p;
 				p = *(void **)p;
 				if (++k == room)
@@ -1139,6 +1173,7 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 					break; /* NULL (below base), another slab's, or not a
 					          block (checked there) */
 			}
+			bitmap_gather(w, acc, base, bs, wi);
 			*(void **)last = s->free;
 			s->free = first;
 			s->nfree += (uint16_t)k;
