@@ -70,7 +70,24 @@ EXPORT void *hakmem_calloc(size_t nmemb, size_t size)
 
 /* The usable size of live block p; a pointer that is not one is fatal
  * (`what` names the call in the diagnostic). */
-static size_t block_usable(const void *p, const char *what)
+static size_t block_usable_slow(const void *p, const char *what) __attribute__((noinline));
+
+/* The usable size of block p, checked (fatal for what is not a live
+ * block). A block of a class (programs that count their memory ask at every
+ * malloc and free: redis) takes the checks of block_usable_slow for a
+ * pointer of the SuperSlab window, where an owned unit is an active slab's,
+ * without the registry. */
+FAST_PATH size_t block_usable(const void *p, const char *what)
+{
+	if (LIKELY(ss_window_contains(p))) {
+		slab_t *s = ptr_slab_head(p);
+		if (LIKELY(ptr_slab(p)->arena != NULL && slab_block_index(s, p) >= 0))
+			return s->block_size;
+	}
+	return block_usable_slow(p, what);
+}
+
+static size_t block_usable_slow(const void *p, const char *what)
 {
 	chunk_t *c = registry_lookup(p);
 	if (UNLIKELY(c == NULL))

@@ -168,6 +168,7 @@ superslab_t *superslab_init(void *p, struct arena *arena, uint32_t units)
 	for (unsigned i = 0; i < SLABS_PER_SS; i++) {
 		ss->slabs[i].index = (uint8_t)i;
 		ss->slabs[i].head = (uint8_t)i;
+		ss->slabs[i].base_off = (uint32_t)superslab_unit_start(i);
 	}
 	return ss;
 }

@@ -78,6 +78,9 @@ typedef struct slab {
 	uint32_t bin_off;     /* byte offset of this class's bin in a thread cache
 	                         (cls * 32): free()'s fast path needs no index
 	                         arithmetic [immutable while active] */
+	uint32_t base_off;    /* superslab_unit_start(index): where the unit's (and
+	                         a slab starting there, its first block's) bytes
+	                         start in the SuperSlab [immutable] */
 	void *free;           /* blocks given back to the slab [bin lock] */
 	struct slab *next;    /* bin's partial list [bin lock] */
 	union {
@@ -197,7 +200,7 @@ FAST_PATH slab_t *ptr_slab_head(const void *p)
 
 FAST_PATH char *slab_base(slab_t *s)
 {
-	return (char *)ptr_chunk(s) + superslab_unit_start(s->index);
+	return (char *)ptr_chunk(s) + s->base_off;
 }
 
 /* Index of block p in its slab, or -1 if p is not the start of a block. */

@@ -1062,6 +1062,36 @@ static void test_double_free(void)
 	g_misuse_checked = 0;
 }
 
+/* malloc_usable_size and realloc of an interior pointer: the SuperSlab
+ * window's path checks as the registry's does. */
+static void misuse_usable_interior(size_t size)
+{
+	char *p = malloc(opaque(size));
+	char *bad = p + (size >= 8192 ? 4096 : 16);
+	fprintf(stderr, "PTR=%p\n", (void *)bad);
+	fprintf(stderr, "%zu\n", malloc_usable_size(opaque(bad)));
+}
+
+static void misuse_realloc_interior(size_t size)
+{
+	char *p = malloc(opaque(size));
+	char *bad = p + (size >= 8192 ? 4096 : 16);
+	fprintf(stderr, "PTR=%p\n", (void *)bad);
+	fprintf(stderr, "%p\n", realloc(opaque(bad), size / 2 + 1));
+}
+
+static void test_invalid_usable(void)
+{
+	static const size_t sizes[] = {64, 1000, 32768, 100000};
+	char what[80];
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		snprintf(what, sizeof what, "malloc_usable_size of an interior pointer of %zu B", sizes[i]);
+		expect_abort(what, misuse_usable_interior, sizes[i], "invalid malloc_usable_size");
+		snprintf(what, sizeof what, "realloc of an interior pointer of %zu B", sizes[i]);
+		expect_abort(what, misuse_realloc_interior, sizes[i], "invalid realloc");
+	}
+}
+
 static void test_invalid_free(void)
 {
 	static const size_t sizes[] = {64, 1000, 32768, 100000, 4 * MiB};
@@ -1082,6 +1112,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_run(test_malloc_zero);
+	test_run(test_invalid_usable);
 	test_run(test_all_sizes);
 	test_run(test_many_same_size);
 	test_run(test_aligned);
