@@ -311,16 +311,22 @@ void os_abort(void)
 
 size_t os_resident_bytes(void *p, size_t size)
 {
-	unsigned char vec[256];
+	/* Eight pages a word: bit 0 of each byte says resident (statistics
+	 * refreshes walk every mapping, redis's at 10 Hz). */
+	uint64_t vec[512 / 8];
 	size_t total = 0;
 	char *c = p;
 	size_t npages = size / PAGE_SIZE;
 	while (npages > 0) {
 		size_t n = npages < sizeof vec ? npages : sizeof vec;
-		if (mincore(c, n * PAGE_SIZE, vec) != 0)
+		if (mincore(c, n * PAGE_SIZE, (unsigned char *)vec) != 0)
 			return total;
-		for (size_t i = 0; i < n; i++)
-			total += (vec[i] & 1) * PAGE_SIZE;
+		size_t pages = 0, w = 0;
+		for (; w < n / 8; w++)
+			pages += (size_t)(((vec[w] & 0x0101010101010101u) * 0x0101010101010101u) >> 56);
+		for (size_t i = w * 8; i < n; i++)
+			pages += ((unsigned char *)vec)[i] & 1;
+		total += pages * PAGE_SIZE;
 		c += n * PAGE_SIZE;
 		npages -= n;
 	}
