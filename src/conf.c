@@ -11,7 +11,7 @@
 conf_t g_conf = {
 	.tiny_fast_cap = 1024,
 	.cache_bytes = 32 * 1024,
-	.tiny_refill = 64,
+	.tiny_refill = 32,
 	.tiny_drain_interval = 1024,
 	.decay_ms = 1000,
 	.background_thread = true,

@@ -927,7 +927,7 @@ static void test_conf_bad_entries(void)
 	expect_int_eq(rc, 0, "the program stopped: %s", err);
 	expect_line(out, "alive");
 	expect_line(out, "tiny.fast_cap=77");
-	expect_line(out, "tiny.refill=64");
+	expect_line(out, "tiny.refill=32");
 	expect_line(out, "decay_ms=2500");
 	expect_line(out, "large.cache_max=1048576");
 	expect_line(out, "opt.bind=cpu");

@@ -334,7 +334,7 @@ static void test_conf_suffix_without_digits(void)
 	/* The same for a size key and a signed one. */
 	expect_conf_refused("decay_ms=-k", "decay_ms", "1000 (0)");
 	expect_conf_refused("decay_ms=m", "decay_ms", "1000 (0)");
-	expect_conf_refused("tiny.refill=k", "tiny.refill", "64 (0)");
+	expect_conf_refused("tiny.refill=k", "tiny.refill", "32 (0)");
 }
 
 /* ---- 8d: diagnostics cannot forge lines ------------------------------------------ */
@@ -395,7 +395,7 @@ static void test_conf_long_entry_named(void)
 	if (!expect_int_eq(rc, 0, "%s", err))
 		return;
 	expect_line(out, "tiny.fast_cap=77 (0)");
-	expect_line(out, "tiny.refill=64 (0)");
+	expect_line(out, "tiny.refill=32 (0)");
 	expect_int_eq(count_lines(err, NULL, NULL), 2, "two bad entries, two lines: %s",
 	              flat(err, fl, sizeof fl));
 	/* Named by at least their first 8 characters. */
