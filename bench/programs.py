@@ -6,8 +6,9 @@ redis-server, and two multi-threaded ones: ld.lld and git pack-objects, two
 threads each) under hakmem (LD_PRELOAD of BUILDDIR/.libs/libhakmem.so), glibc
 (nothing preloaded), jemalloc, mimalloc and tcmalloc (LD_PRELOAD of their
 libraries in /usr/lib/x86_64-linux-gnu, found or installed as bench/run.py
-does), interleaved: for each round, for each workload, every allocator in the
-same order. Reports the medians of wall time and peak RSS, their ratios to
+does), interleaved: for each round, for each workload, every allocator, in an
+order rotated by one for every round and workload (no allocator always runs
+first), each run after an os.sync(). Reports the medians of wall time and peak RSS, their ratios to
 mimalloc's, the geometric means, and the target "peak RSS <= 0.95x mimalloc's
 as a geometric mean, time not worse" (PASS/FAIL), in
 OUT/programs.{json,md,svg}.
@@ -763,6 +764,15 @@ def check_proof(allocator, lib, main_re, floor, bindings, stats, stderr):
 
 # ---------------------------------------------------------------- runs
 
+def run_order(allocators, rnd, wi):
+    """The allocators in the order they run workload wi in round rnd: rotated
+    by one for every round and workload, so that no allocator always runs
+    first (after another workload's writes, or a 450 MB input just written:
+    redis's first run took twice its time whatever the allocator)."""
+    k = (rnd - 1 + wi) % len(allocators)
+    return allocators[k:] + allocators[:k]
+
+
 def base_env():
     env = {k: v for k, v in os.environ.items()
            if k not in ENV_DROP and not k.startswith(ENV_DROP_PREFIX)}
@@ -1515,7 +1525,8 @@ def markdown(data):
     L.append("- programs: %s" % "; ".join("%s %s" % kv for kv in sorted(
         meta["program_versions"].items())))
     L.append("- %s mode, %d rounds, interleaved (each round: every workload, every "
-             "allocator in the order %s); 1-minute load average %s at the start, %s at "
+             "allocator, starting from %s and rotated by one each round and workload; "
+             "os.sync() before each run); 1-minute load average %s at the start, %s at "
              "the end; %.0f s in all" % (meta["mode"], meta["rounds"], " ".join(A),
                                          meta["loadavg_start"], meta["loadavg_end"],
                                          meta.get("elapsed_s", 0)))
@@ -1784,6 +1795,13 @@ def self_test():
             "     %d:\tbinding file %s [0] to %s [0]: normal symbol `strlen'" % (pid, main, libc),
         ] + ([extra] if extra else [])) + "\n"
 
+    A = ["hakmem", "glibc", "mimalloc"]
+    orders = [run_order(A, rnd, wi) for rnd in (1, 2, 3) for wi in (0, 1)]
+    if orders[0] != A or orders[1] != ["glibc", "mimalloc", "hakmem"] or \
+            any(sorted(o) != sorted(A) for o in orders) or \
+            sorted(o[0] for o in orders) != sorted(A + A):
+        failures.append("run_order: %r" % orders)
+
     b = parse_bindings(trace(7, "/usr/bin/perl", hk))
     if b["mains"] != ["/usr/bin/perl"] or len(b["malloc"]) != 3:
         failures.append("parse_bindings: %r" % b)
@@ -2042,10 +2060,14 @@ def main(argv):
         log("programs: %s mode, %d rounds, %d workloads x %d allocators (%s)" % (
             meta["mode"], rounds, len(wls), len(allocators), " ".join(allocators)))
         for rnd in range(1, rounds + 1):
-            for w in wls:
+            for wi, w in enumerate(wls):
                 cells = []
-                for a in allocators:
+                for a in run_order(allocators, rnd, wi):
                     fn = run_redis if w["name"] == "redis" else run_program
+                    # The previous run's files (a database, an object file,
+                    # a 380 MB link) are written back before this one, not
+                    # during it.
+                    os.sync()
                     rec = fn(w, a, libs[a], tmp, tools, args.timeout)
                     rec.update(round=rnd, workload=w["name"])
                     runs.append(rec)
