@@ -764,15 +764,6 @@ def check_proof(allocator, lib, main_re, floor, bindings, stats, stderr):
 
 # ---------------------------------------------------------------- runs
 
-def run_order(allocators, rnd, wi):
-    """The allocators in the order they run workload wi in round rnd: rotated
-    by one for every round and workload, so that no allocator always runs
-    first (after another workload's writes, or a 450 MB input just written:
-    redis's first run took twice its time whatever the allocator)."""
-    k = (rnd - 1 + wi) % len(allocators)
-    return allocators[k:] + allocators[:k]
-
-
 def base_env():
     env = {k: v for k, v in os.environ.items()
            if k not in ENV_DROP and not k.startswith(ENV_DROP_PREFIX)}
@@ -1796,7 +1787,7 @@ def self_test():
         ] + ([extra] if extra else [])) + "\n"
 
     A = ["hakmem", "glibc", "mimalloc"]
-    orders = [run_order(A, rnd, wi) for rnd in (1, 2, 3) for wi in (0, 1)]
+    orders = [R.run_order(A, rnd, wi) for rnd in (1, 2, 3) for wi in (0, 1)]
     if orders[0] != A or orders[1] != ["glibc", "mimalloc", "hakmem"] or \
             any(sorted(o) != sorted(A) for o in orders) or \
             sorted(o[0] for o in orders) != sorted(A + A):
@@ -2062,7 +2053,7 @@ def main(argv):
         for rnd in range(1, rounds + 1):
             for wi, w in enumerate(wls):
                 cells = []
-                for a in run_order(allocators, rnd, wi):
+                for a in R.run_order(allocators, rnd, wi):
                     fn = run_redis if w["name"] == "redis" else run_program
                     # The previous run's files (a database, an object file,
                     # a 380 MB link) are written back before this one, not

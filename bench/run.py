@@ -48,6 +48,18 @@ PEERS = [
     ("tcmalloc", "libtcmalloc-minimal4", "libtcmalloc_minimal.so.4"),
 ]
 ALLOCATOR_ORDER = ["hakmem", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
+
+
+def run_order(allocators, rnd, wi):
+    """The allocators in the order they run workload wi in round rnd: rotated
+    by one for every round and workload, so that no allocator always runs
+    first (in bench/programs.py the first run after another workload's
+    writes, or after a 450 MB input was written, took up to twice its time
+    whatever the allocator). programs.py uses it too."""
+    k = (rnd - 1 + wi) % len(allocators)
+    return allocators[k:] + allocators[:k]
+
+
 BASELINE = "mimalloc"
 FASTPATH_SIZES = [16, 64, 256]
 CALLGRIND_ITERS = (100000, 200000)
@@ -606,8 +618,9 @@ def markdown(meta, wls, summary, instr, tgts, refusals, allocators, syscalls=Non
     L.append("")
     L.append("- date: %s; host: %s, %s, %d cores (threads used: %d); kernel %s" % (
         meta["date"], meta["host"], meta["cpu"], meta["cores"], meta["threads"], meta["kernel"]))
-    L.append("- %d rounds, allocators interleaved %s per workload in every round; "
-             "medians; ±: half the range, (max - min) / 2 / median" % (meta["rounds"], " ".join(A)))
+    L.append("- %d rounds, allocators interleaved per workload in every round, starting "
+             "from %s and rotated by one each round and workload; medians; ±: half the "
+             "range, (max - min) / 2 / median" % (meta["rounds"], " ".join(A)))
     L.append("- 1-minute load average %s at the start, %s at the end (%.0f s); other load on "
              "the machine shows as spread" % (meta.get("loadavg_start"), meta.get("loadavg_end"),
                                              meta.get("elapsed_s", 0)))
@@ -1226,10 +1239,10 @@ def main(argv):
     t_start = time.monotonic()
     runs = []
     for rnd in range(1, args.rounds + 1):
-        for w in wls:
+        for wi, w in enumerate(wls):
             prog = os.path.join(args.builddir, "bench", w["program"])
             cells = []
-            for a in allocators:
+            for a in run_order(allocators, rnd, wi):
                 rec = run_one([prog] + w["args"], a, libs[a], w["program"], timeout)
                 rec.update(round=rnd, workload=w["name"])
                 runs.append(rec)
