@@ -1055,19 +1055,15 @@ static inline uintptr_t slab_carved_bytes(const slab_t *s)
 	return (uintptr_t)s->ncarved * s->block_size;
 }
 
-/* The checks of a block coming home to its slab: p starts a block (off from
- * the slab's base, below slab_carved_bytes, which the caller checked) that
- * is out (its bit clear). Sets its bit. */
-static inline void slab_mark_free(slab_t *s, uint64_t *col, uintptr_t off, const void *p)
+/* The index of the block at offset off of a slab of bs-byte blocks (recip:
+ * slab_t.recip): fatal if p, at that offset, does not start a block. */
+static inline uint32_t block_index_checked(uintptr_t off, uint32_t recip, uintptr_t bs,
+                                           const void *p)
 {
-	uint32_t i = (uint32_t)(((uint64_t)off * s->recip) >> 32);
-	if (UNLIKELY((uintptr_t)i * s->block_size != off))
+	uint32_t i = (uint32_t)(((uint64_t)off * recip) >> 32);
+	if (UNLIKELY((uintptr_t)i * bs != off))
 		hm_fatal("invalid free of %p: not the start of a block", p);
-	uint64_t *w = col + (size_t)(i / 64) * SLABS_PER_SS;
-	uint64_t bit = (uint64_t)1 << (i % 64);
-	if (UNLIKELY(*w & bit))
-		hm_fatal("double free of %p (block is already free)", p);
-	*w |= bit;
+	return i;
 }
 
 /* Sets the bits acc of bitmap word *w (word wi of a slab at base with
@@ -1089,10 +1085,12 @@ static inline void bitmap_gather(uint64_t *w, uint64_t acc, uintptr_t base, uint
  * of b->curregs. See slab_settle for the result. */
 static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 {
-	uintptr_t off = (uintptr_t)p - (uintptr_t)slab_base(s);
+	uintptr_t base = (uintptr_t)slab_base(s), off = (uintptr_t)p - base;
 	if (UNLIKELY(off >= slab_carved_bytes(s)))
 		hm_fatal("invalid free of %p: not the start of a block", p);
-	slab_mark_free(s, slab_bitmap_word(s, 0), off, p);
+	uint32_t i = block_index_checked(off, s->recip, s->block_size, p);
+	bitmap_gather(slab_bitmap_word(s, i / 64), (uint64_t)1 << (i % 64), base, s->block_size,
+	              i / 64);
 	*(void **)p = s->free;
 	s->free = p;
 	s->nfree++;
@@ -1151,9 +1149,7 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 			uint64_t acc = 0, *w = col;
 			uint32_t wi = UINT32_MAX;
 			for (;;) {
-				uint32_t i = (uint32_t)(((uint64_t)off * recip) >> 32);
-				if (UNLIKELY((uintptr_t)i * bs != off))
-					hm_fatal("invalid free of %p: not the start of a block", p);
+				uint32_t i = block_index_checked(off, recip, bs, p);
 				uint64_t bit = (uint64_t)1 << (i % 64);
 				if (i / 64 != wi) {
 					bitmap_gather(w, acc, base, bs, wi);

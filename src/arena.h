@@ -134,9 +134,9 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote);
  * compare-and-swap, no lock; the push that finds the list empty puts the
  * slab on its bin's xslabs (arena_remote_announce). The bin's next refill
  * hands the blocks out again (arena_fill); the background thread's period
- * (arenas_collect) gives them back to their slabs. Pre: p is a valid block of s (tcache_free_foreign). An
- * immediate double free (p already at the head) is fatal here, any other at
- * collection. */
+ * (arenas_collect) gives them back to their slabs. Pre: p is a valid block
+ * of s (tcache_free_foreign). An immediate double free (p already at the
+ * head) is fatal here, any other at collection. */
 void arena_remote_announce(slab_t *s);
 
 FAST_PATH void arena_free_remote(slab_t *s, void *p)

@@ -74,14 +74,13 @@ static size_t block_usable_slow(const void *p, const char *what) __attribute__((
 
 /* The usable size of block p, checked (fatal for what is not a live
  * block). A block of a class (programs that count their memory ask at every
- * malloc and free: redis) takes the checks of block_usable_slow for a
- * pointer of the SuperSlab window, where an owned unit is an active slab's,
- * without the registry. */
+ * malloc and free: redis) is checked in the SuperSlab window, without the
+ * registry. */
 FAST_PATH size_t block_usable(const void *p, const char *what)
 {
 	if (LIKELY(ss_window_contains(p))) {
-		slab_t *s = ptr_slab_head(p);
-		if (LIKELY(ptr_slab(p)->arena != NULL && slab_block_index(s, p) >= 0))
+		slab_t *s = window_block_slab(p);
+		if (LIKELY(s != NULL))
 			return s->block_size;
 	}
 	return block_usable_slow(p, what);
@@ -118,25 +117,6 @@ EXPORT void *hakmem_realloc(void *p, size_t size)
 		/* glibc's behaviour: free and return NULL. */
 		hakmem_free(p);
 		return NULL;
-	}
-	if (LIKELY(ss_window_contains(p)) && size <= CLASS_MAX_SIZE) {
-		/* A block of a class that is not solo: the checks of
-		 * block_usable for a pointer of the SuperSlab window (an owned
-		 * unit is an active slab's), then in place or a copy. Anything
-		 * else takes the general path, which names what is wrong. */
-		slab_t *s = ptr_slab_head(p);
-		if (LIKELY(ptr_slab(p)->arena != NULL && !class_is_solo(s->cls) &&
-		           slab_block_index(s, p) >= 0)) {
-			size_t old = s->block_size;
-			if (size <= old && class_keeps(s->cls, p, size))
-				return p;
-			void *q = malloc_fast(size);
-			if (q == NULL)
-				return NULL;
-			memcpy(q, p, old < size ? old : size);
-			entry_free(p);
-			return q;
-		}
 	}
 	size_t old = block_usable(p, "realloc");
 	/* In place where it can: a block of a class keeps its class, or its

@@ -215,6 +215,19 @@ FAST_PATH long slab_block_index(slab_t *s, const void *p)
 	return (long)idx;
 }
 
+/* The slab of p, a pointer of the SuperSlab window, if p starts a block of
+ * an active slab (a unit with an owner belongs to one; a free unit, and the
+ * placeholder of a SuperSlab given back, read as owned by none); NULL
+ * otherwise, and the slow paths' registry lookup names what p is. */
+FAST_PATH slab_t *window_block_slab(const void *p)
+{
+	slab_t *u = ptr_slab(p);
+	if (u->arena == NULL)
+		return NULL;
+	slab_t *s = slab_head(u);
+	return slab_block_index(s, p) >= 0 ? s : NULL;
+}
+
 /* The remote-free lists of slab s (a first unit's slab_t). */
 FAST_PATH slab_remote_t *slab_remote(slab_t *s)
 {

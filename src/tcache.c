@@ -633,16 +633,11 @@ static void tcache_free_slow_body(void *p, bool undo)
 
 void tcache_free_foreign(void *p)
 {
-	slab_t *s = ptr_slab_head(p);
+	/* free()'s fast path found p's unit owned by another arena. Anything
+	 * unusual takes the slow path, which names it. */
+	slab_t *s = window_block_slab(p);
 	tcache_t *tc = tcache_cur;
-	/* The checks of the slow path's registry lookup and arena_validate_block
-	 * for a pointer of the SuperSlab window whose unit free()'s fast path
-	 * has just found owned by another arena: a unit with an owner belongs to
-	 * an active slab (a free unit, and the placeholder of a SuperSlab given
-	 * back, read as owned by none), and p must start one of its blocks.
-	 * Anything unusual takes the slow path, which names it. */
-	if (UNLIKELY(ptr_slab(p)->arena == NULL || slab_block_index(s, p) < 0 ||
-	             tc->state != THREAD_ACTIVE ||
+	if (UNLIKELY(s == NULL || tc->state != THREAD_ACTIVE ||
 	             tc->conf_gen != atomic_load_relaxed(&g_conf_gen) || tc->cap_max[s->cls] == 0))
 		return tcache_free_slow(p, false);
 	tc->nremote_free[s->cls]++;
