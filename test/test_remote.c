@@ -30,6 +30,13 @@
  *                         call, in a key destructor after hakmem's own thread
  *                         teardown, and in a signal handler that interrupts
  *                         the thread's own remote frees: every block home
+ *   realloc_states        malloc_usable_size, an in-place shrink and a
+ *                         moving growth of arena 0's blocks 1100-4000 B as a
+ *                         fresh thread's first calls, in a key destructor
+ *                         after teardown, in a signal handler interrupting
+ *                         the thread's own reallocs, and in a fork child:
+ *                         contents kept, the shrink in place, every block
+ *                         home
  *
  * Every case runs in a child process under a watchdog (child.h).
  */
@@ -686,6 +693,154 @@ static int c_thread_states(void *arg)
 	return child_status();
 }
 
+/* ---- realloc_states ---- */
+
+#define RS_N 500u  /* blocks per case, 1100-4000 B: classes above 1 KiB count exactly */
+
+static void *g_rs[5][RS_N];
+static pthread_key_t g_rs_key;
+static volatile sig_atomic_t g_rs_sig_next;
+
+static size_t rs_size(unsigned i)
+{
+	return 1100 + (i * 2654435761u) % 2901;
+}
+
+static void rs_fill(void **v)
+{
+	for (unsigned i = 0; i < RS_N; i++) {
+		v[i] = malloc(rs_size(i));
+		if (v[i] == NULL) {
+			child_fail("malloc returned NULL");
+			_exit(5);
+		}
+		memset(v[i], (int)(i & 0xff), rs_size(i));
+	}
+}
+
+/* Block i of v through malloc_usable_size, an in-place shrink to half its
+ * block or more (the same pointer back), a growth that moves it (the old
+ * block freed into its arena, 0, from this thread's), its content checked
+ * at each step, then freed. */
+static void rs_one(void **v, unsigned i)
+{
+	size_t n = rs_size(i), us = malloc_usable_size(v[i]);
+	unsigned char *p = v[i];
+	if (us < n) {
+		child_fail("malloc_usable_size(%p) = %zu < %zu", (void *)p, us, n);
+		_exit(6);
+	}
+	unsigned char *q = realloc(p, us / 2 + 1);
+	if (q != p)
+		child_fail("realloc(%p, %zu) of a %zu B block moved it to %p", (void *)p, us / 2 + 1, us,
+		           (void *)q);
+	unsigned char *r = realloc(q, us + 5000);
+	if (r == NULL) {
+		child_fail("realloc to %zu returned NULL", us + 5000);
+		_exit(6);
+	}
+	for (size_t k = 0; k < us / 2 + 1; k++)
+		if (r[k] != (unsigned char)(i & 0xff)) {
+			child_fail("block %u lost its content at %zu through realloc", i, k);
+			_exit(6);
+		}
+	free(r);
+}
+
+static void *t_rs_first_call(void *arg)
+{
+	for (unsigned i = 0; i < RS_N; i++)
+		rs_one(arg, i); /* its first call: malloc_usable_size */
+	return NULL;
+}
+
+static void rs_destructor(void *arg)
+{
+	for (unsigned i = 0; i < RS_N; i++)
+		rs_one(arg, i);
+}
+
+static void *t_rs_in_destructor(void *arg)
+{
+	bind_arena(1);
+	pthread_setspecific(g_rs_key, arg);
+	return NULL;
+}
+
+static void rs_handler(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	unsigned i = (unsigned)g_rs_sig_next;
+	if (i < RS_N) {
+		rs_one(g_rs[3], i); /* inside this thread's own reallocs */
+		g_rs_sig_next = (sig_atomic_t)(i + 1);
+	}
+	errno = saved;
+}
+
+static void *t_rs_in_handler(void *arg)
+{
+	bind_arena(1);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = rs_handler;
+	sigaction(SIGUSR2, &sa, NULL);
+	pthread_t self = pthread_self();
+	for (unsigned i = 0; i < RS_N; i++) {
+		if (i % 2 == 0)
+			pthread_kill(self, SIGUSR2);
+		rs_one(arg, i);
+	}
+	while (g_rs_sig_next < (sig_atomic_t)RS_N)
+		pthread_kill(self, SIGUSR2);
+	return NULL;
+}
+
+static int c_realloc_states(void *arg)
+{
+	(void)arg;
+	bind_arena(0);
+	int lo = class_of(1025), hi = class_of(1835008);
+	if (pthread_key_create(&g_rs_key, rs_destructor) != 0) {
+		child_fail("pthread_key_create");
+		return child_status();
+	}
+	/* The threads' own start-up blocks are smaller than 1 KiB. */
+	size_t base = arena0_regs(lo, hi);
+	for (unsigned k = 0; k < 5; k++)
+		rs_fill(g_rs[k]);
+	if (arena0_regs(lo, hi) < base + 5 * RS_N)
+		child_fail("the blocks were not counted out: the case tests nothing");
+	join(spawn(t_rs_first_call, g_rs[0]));
+	join(spawn(t_rs_in_destructor, g_rs[1]));
+	join(spawn(t_rs_in_handler, g_rs[2]));
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The child's only thread, on the blocks of the parent's. */
+		for (unsigned i = 0; i < RS_N; i++)
+			rs_one(g_rs[4], i);
+		_exit(child_status());
+	}
+	int st = 0;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		child_fail("the fork child's reallocs failed (status %#x)", st);
+	for (unsigned i = 0; i < RS_N; i++)
+		free(g_rs[4][i]); /* the parent's own copies */
+	size_t after = arena0_regs(lo, hi);
+	if (after != base)
+		child_fail("realloc and malloc_usable_size as a first call, after teardown, in a "
+		           "signal handler: %zd blocks of arena 0 not home", (ssize_t)(after - base));
+	return child_status();
+}
+
+static void test_realloc_states(void)
+{
+	child_t r;
+	run_child(&r, 60, c_realloc_states, NULL);
+	expect_child_ok("realloc and malloc_usable_size in every thread state", &r);
+}
+
 static void test_thread_states(void)
 {
 	child_t r;
@@ -704,5 +859,6 @@ int main(void)
 	test_run(test_stress);
 	test_run(test_fork_mid_push);
 	test_run(test_thread_states);
+	test_run(test_realloc_states);
 	return test_summary();
 }
