@@ -652,39 +652,46 @@ static void bin_partial_remove(bin_t *b, slab_t *s)
 	s->in_partial = 0;
 }
 
-/* Takes up to `want` of slab s's purged blocks (its free list is empty, so
- * every free bit of the bitmap below ncarved is one), appending them at
- * **tail. Their pages fault in again as the program touches them. Bin lock
- * held. */
-static unsigned slab_take_purged(slab_t *s, unsigned want, void ***tail)
+/* Takes `want` of slab s's free blocks (want <= ncarved - used: that many
+ * bits are set), the lowest first, appending them at **tail linked through
+ * their first words: the bitmap says where they are, so no free block is
+ * read (jemalloc's slab bitmap; a free list through the blocks would be
+ * walked by loads of memory the program may not have touched for long, one
+ * cache miss after another). Their words are written now, as the thread
+ * cache needs them, and the program writes the blocks next. Bin lock held. */
+static void slab_take_free(slab_t *s, unsigned want, void ***tail)
 {
-	char *base = slab_base(s);
-	unsigned n = 0;
-	for (size_t w = 0; w < ((size_t)s->ncarved + 63) / 64 && n < want; w++) {
-		uint64_t *wp = slab_bitmap_word(s, w);
-		while (*wp != 0 && n < want) {
-			unsigned bit = (unsigned)__builtin_ctzll(*wp);
-			*wp &= *wp - 1;
-			void *blk = base + (w * 64 + bit) * (size_t)s->block_size;
-			**tail = blk;
-			*tail = (void **)blk;
-			n++;
-		}
+	uintptr_t base = (uintptr_t)slab_base(s), bs = s->block_size;
+	uint64_t *col = slab_bitmap_word(s, 0);
+	void **t = *tail;
+	unsigned w = s->scan;
+	for (;; w++) {
+		uint64_t *wp = col + (size_t)w * SLABS_PER_SS, v = *wp;
+		if (v == 0)
+			continue;
+		uintptr_t wbase = base + (uintptr_t)w * 64 * bs;
+		do {
+			void *blk = (void *)(wbase + (unsigned)__builtin_ctzll(v) * bs);
+			v &= v - 1;
+			*t = blk;
+			t = (void **)blk;
+		} while (--want != 0 && v != 0);
+		*wp = v;
+		if (want == 0)
+			break;
 	}
-	s->npurged -= (uint16_t)n;
-	return n;
+	s->scan = (uint16_t)w;
+	*tail = t;
 }
 
 /* Page purge of slab s (a class of a page or more, on its bin's partial
- * list): its free list's blocks become purged ones (on no list: nothing reads
- * them any more) and every page that only free blocks cover goes back to the
- * OS. Bin lock held: the blocks cannot be handed out meanwhile. The bytes
- * given back. */
+ * list): every page that only free blocks cover goes back to the OS. Bin
+ * lock held: the blocks cannot be handed out meanwhile, and a free block
+ * holds nothing (the bitmap records it), so its pages may go. They fault in
+ * again when the block is handed out and written. The bytes given back. */
 static uint64_t slab_purge_pages(slab_t *s)
 {
-	s->npurged += s->nfree;
-	s->nfree = 0;
-	s->free = NULL;
+	s->dirty = 0;
 	char *base = slab_base(s);
 	size_t bs = s->block_size;
 	uint64_t released = 0;
@@ -717,16 +724,16 @@ static uint64_t bin_purge_pages(bin_t *b, uint64_t now, uint64_t delay, bool for
 		return 0;
 	uint64_t released = 0;
 	bool left = true;
-	/* Bounded: frees that keep coming could refill purged slabs' lists
+	/* Bounded: frees that keep coming could dirty purged slabs again
 	 * forever. What is left waits for the next pass (dirty_since stays). */
 	for (unsigned round = 0; left && round < (force ? 4096u : 64u); round++) {
 		unsigned done = 0;
 		left = false;
 		lock_acquire(&b->lock);
 		/* From the head each time: the list may change between holds;
-		 * purged slabs have an empty free list and are skipped. */
+		 * slabs purged since their last free are skipped. */
 		for (slab_t *s = b->partial; s != NULL; s = s->next) {
-			if (s->nfree == 0)
+			if (!s->dirty)
 				continue;
 			if (done == PAGE_PURGE_SLABS) {
 				left = true;
@@ -922,25 +929,6 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 	/* Remote frees first: they cost least to hand out. */
 	if (atomic_load_relaxed(&b->xslabs) != NULL)
 		got = handed = bin_collect_fill(b, max, &tail);
-	slab_t *whole = b->partial;
-	if (got < want && whole != NULL && whole->nfree != 0 && whole->nfree <= max - got &&
-	    whole->npurged == 0) {
-		/* The slab's whole free list, untouched: no block is free in the
-		 * slab afterwards, so its free bitmap is all clear. */
-		unsigned n = whole->nfree;
-		*tail = whole->free; /* NULL-terminated */
-		whole->free = NULL;
-		whole->nfree = 0;
-		whole->used += (uint16_t)n;
-		slab_bitmap_clear(whole, whole->ncarved);
-		if (whole->ncarved == whole->cap)
-			bin_partial_remove(b, whole);
-		b->curregs += n;
-		b->nrefills++;
-		lock_release(&b->lock);
-		*head = first;
-		return got + n;
-	}
 	while (got < want) {
 		slab_t *s = b->partial;
 		if (s == NULL && b->empty != NULL) {
@@ -959,48 +947,27 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			b->curslabs++;
 			bin_partial_push(b, s);
 		}
-		unsigned n = 0;
-		if (s->free != NULL) {
-			/* The first blocks of the free list as they are linked: a bit
-			 * cleared each (they were checked on their way in). */
-			uintptr_t base = (uintptr_t)slab_base(s);
-			uint64_t *col = slab_bitmap_word(s, 0);
-			uint32_t recip = s->recip;
-			void *blk = s->free;
-			*tail = blk;
-			for (;;) {
-				uint32_t i = (uint32_t)(((uint64_t)((uintptr_t)blk - base) * recip) >> 32);
-				col[(size_t)(i / 64) * SLABS_PER_SS] &= ~((uint64_t)1 << (i % 64));
-				n++;
-				void *next = *(void **)blk;
-				if (got + n == want || next == NULL) {
-					tail = (void **)blk;
-					s->free = next;
-					break;
-				}
-				blk = next;
-			}
-		}
-		s->nfree -= (uint16_t)n;
-		if (got + n < want && s->npurged != 0)
-			n += slab_take_purged(s, want - got - n, &tail);
-		if (got + n < want && s->ncarved < s->cap) {
-			char *base = slab_base(s);
+		unsigned n = want - got, nfree = (unsigned)s->ncarved - s->used;
+		if (nfree != 0) {
+			if (n > nfree)
+				n = nfree;
+			slab_take_free(s, n, &tail);
+		} else {
+			/* Carving: one store a block, the link the thread cache
+			 * needs. */
+			if (n > (unsigned)(s->cap - s->ncarved))
+				n = s->cap - s->ncarved;
 			size_t bs = s->block_size;
-			unsigned take = want - got - n;
-			if (take > (unsigned)(s->cap - s->ncarved))
-				take = s->cap - s->ncarved;
-			char *blk = base + (size_t)s->ncarved * bs;
+			char *blk = slab_base(s) + (size_t)s->ncarved * bs;
 			*tail = blk;
-			for (unsigned k = 1; k < take; k++, blk += bs)
+			for (unsigned k = 1; k < n; k++, blk += bs)
 				*(void **)blk = blk + bs;
 			tail = (void **)blk;
-			s->ncarved += (uint16_t)take;
-			n += take;
+			s->ncarved += (uint16_t)n;
 		}
 		s->used += (uint16_t)n;
 		got += n;
-		if (s->free == NULL && s->npurged == 0 && s->ncarved == s->cap)
+		if (s->used == s->cap)
 			bin_partial_remove(b, s);
 	}
 	*tail = NULL;
@@ -1091,9 +1058,9 @@ static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
 	uint32_t i = block_index_checked(off, s->recip, s->block_size, p);
 	bitmap_gather(slab_bitmap_word(s, i / 64), (uint64_t)1 << (i % 64), base, s->block_size,
 	              i / 64);
-	*(void **)p = s->free;
-	s->free = p;
-	s->nfree++;
+	if (i / 64 < s->scan)
+		s->scan = (uint16_t)(i / 64);
+	s->dirty = 1;
 	s->used--;
 	return slab_settle(b, s, emptied);
 }
@@ -1103,9 +1070,8 @@ static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
  * next pass (normally there is none: a flush holds one class, mostly of one
  * arena). Within a pass, consecutive blocks of one slab (blocks freed
  * together mostly came from one) go home as a run: the slab's fields stay in
- * registers, the run's own links become the slab's free list (one store for
- * the run, not one per block), and the run ends at the first block outside
- * the slab's blocks. */
+ * registers, the blocks' bits are set a bitmap word at a time, no block is
+ * written, and the run ends at the first block outside the slab's blocks. */
 unsigned arena_dalloc(void *head, unsigned n, bool remote)
 {
 	unsigned total = 0;
@@ -1141,13 +1107,12 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 			uint64_t *col = slab_bitmap_word(s, 0);
 			const uint32_t recip = s->recip;
 			const uintptr_t bs = s->block_size;
-			void *first = p, *last;
 			unsigned k = 0, room = n - done - nleft;
 			/* The run's bits gather in one word of the bitmap at a time
 			 * (blocks freed together mostly sit together): a bit already
 			 * gathered, or set in the bitmap, is a double free. */
 			uint64_t acc = 0, *w = col;
-			uint32_t wi = UINT32_MAX;
+			uint32_t wi = UINT32_MAX, wmin = s->scan;
 			for (;;) {
 				uint32_t i = block_index_checked(off, recip, bs, p);
 				uint64_t bit = (uint64_t)1 << (i % 64);
@@ -1156,11 +1121,12 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 					wi = i / 64;
 					w = col + (size_t)wi * SLABS_PER_SS;
 					acc = 0;
+					if (wi < wmin)
+						wmin = wi;
 				}
 				if (UNLIKELY(acc & bit))
 					hm_fatal("double free of %p (block is already free)", p);
 				acc |= bit;
-				last = p;
 				p = *(void **)p;
 				if (++k == room)
 					break;
@@ -1170,9 +1136,8 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 					          block (checked there) */
 			}
 			bitmap_gather(w, acc, base, bs, wi);
-			*(void **)last = s->free;
-			s->free = first;
-			s->nfree += (uint16_t)k;
+			s->scan = (uint16_t)wmin;
+			s->dirty = 1;
 			s->used -= (uint16_t)k;
 			done += k;
 			arena_t *d = slab_settle(b, s, &emptied);

@@ -186,11 +186,10 @@ void superslab_slab_init(superslab_t *ss, unsigned idx, unsigned cls, struct are
 	s->cap = (uint16_t)(((size_t)(idx + n) * SLAB_SIZE - start) / s->block_size);
 	s->used = 0;
 	s->ncarved = 0;
-	s->nfree = 0;
-	s->npurged = 0;
+	s->scan = 0;
+	s->dirty = 0;
 	s->bin_off = cls * 32;
 	s->recip = (uint32_t)((((uint64_t)1 << 32) + s->block_size - 1) / s->block_size);
-	s->free = NULL;
 	s->next = NULL;
 	s->prev = NULL;
 	slab_bitmap_clear(s, s->cap);
@@ -218,7 +217,6 @@ void superslab_slab_fini(superslab_t *ss, unsigned idx)
 		t->head = (uint8_t)i;
 	}
 	s->cap = 0;
-	s->free = NULL;
 }
 
 void superslab_slab_resize(superslab_t *ss, unsigned idx, unsigned cls)

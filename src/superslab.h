@@ -6,7 +6,9 @@
  *   offset 0      chunk_t   (64 B)  kind, owner arena, unit bitmaps, list links
  *   offset 64     slab_t[32] (64 B each) metadata of slab i (the 64 KiB unit i)
  *   offset 2112   free bitmaps, 512 B per unit (1 bit per block: free in slab),
- *                 interleaved by word
+ *                 interleaved by word. The bitmap is the slab's only record of
+ *                 its free blocks: no free block is written or read while it
+ *                 sits in its slab
  *   offset 18496  slab_remote_t[32] (64 B each): blocks of slab i freed by
  *                 threads of other arenas (written by those threads only,
  *                 never on a line the owner's fast path reads)
@@ -65,14 +67,16 @@ typedef struct slab {
 	                         a first or free unit) [immutable while active] */
 	uint8_t in_partial;   /* on the bin's partial list [bin lock] */
 	uint8_t nunits;       /* units the slab spans [immutable while active] */
-	uint16_t npurged;     /* free blocks on no list: their pages went back to the
-	                         OS (classes of a page or more, arena.c); free in the
-	                         bitmap, taken by a bitmap scan once `free` is empty
-	                         [bin lock] */
+	uint16_t scan;        /* the first word of the free bitmap that may have a
+	                         bit set: the words before it have none [bin lock] */
 	uint16_t cap;         /* blocks the slab holds [immutable while active] */
-	uint16_t used;        /* blocks outside the slab: in tcaches or held [bin lock] */
-	uint16_t ncarved;     /* blocks carved so far; carving is lazy [bin lock] */
-	uint16_t nfree;       /* blocks on `free` [bin lock] */
+	uint16_t used;        /* blocks outside the slab: in tcaches, held, or on its
+	                         remote list [bin lock] */
+	uint16_t ncarved;     /* blocks carved so far; carving is lazy. The free
+	                         bitmap's bits, all below it, number ncarved - used:
+	                         the slab's free blocks [bin lock] */
+	uint16_t dirty;       /* a block came home since the slab's last page purge
+	                         (classes of a page or more, arena.c) [bin lock] */
 	uint32_t block_size;  /* class_size[cls] [immutable while active] */
 	uint32_t recip;       /* ceil(2^32 / block_size): offset -> index [immutable] */
 	uint32_t bin_off;     /* byte offset of this class's bin in a thread cache
@@ -81,7 +85,7 @@ typedef struct slab {
 	uint32_t base_off;    /* superslab_unit_start(index): where the unit's (and
 	                         a slab starting there, its first block's) bytes
 	                         start in the SuperSlab [immutable] */
-	void *free;           /* blocks given back to the slab [bin lock] */
+	uint64_t reserved;    /* unused: keeps the line's layout */
 	struct slab *next;    /* bin's partial list [bin lock] */
 	union {
 		struct slab *prev;    /* while active: bin's partial list [bin lock] */
