@@ -124,9 +124,10 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
  * what follows the n-th is not read) back to the slabs they came from,
  * whatever their arena, taking each bin's lock once. Detects invalid and
  * double frees (fatal; a double free that made the list a cycle too, as the
- * count bounds the walk). The blocks' links are rewritten. `remote`: freed
- * by a thread of another arena (counted in the owner's remote_frees). The
- * blocks given back: n, or fewer if the list ended (NULL) first. */
+ * count bounds the walk). No block is written but those of a bin other than
+ * the first block's, relinked for a later pass. `remote`: freed by a thread
+ * of another arena (counted in the owner's remote_frees). The blocks given
+ * back: n, or fewer if the list ended (NULL) first. */
 unsigned arena_dalloc(void *head, unsigned n, bool remote);
 
 /* The remote free: block p of slab s (a first unit's slab_t, of an arena

@@ -206,7 +206,13 @@ void tcache_stats_self(tcache_stats_t *st)
 /* ---- flush, remote, drain ---- */
 
 /* Gives back all but `keep` cached blocks of class c: the most recently freed
- * stay (they are the warmest). */
+ * stay (they are the warmest), and a block freed long ago leaves the cache
+ * soon, so that a second free of it finds it in its slab (test_api's double
+ * free across 200 frees). Flushing the newest instead, from the head, would
+ * spare the walk over the kept ones (cachegrind: 7 % fewer L1 data misses in
+ * python3's churn, 3 % in perl's) but leave old blocks cached for good: a
+ * second free of one links the list into a cycle that malloc hands out
+ * twice before any flush sees it. */
 static void tcache_bin_flush(tcache_t *tc, unsigned c, unsigned keep)
 {
 	tcache_bin_t *b = &tc->bins[c];
@@ -612,7 +618,7 @@ static void tcache_free_slow_body(void *p, bool undo)
 		}
 		if (b->avail <= 0) { /* capacity 0: straight back to the arena */
 			*(void **)p = NULL;
-		arena_dalloc(p, 1, false);
+			arena_dalloc(p, 1, false);
 			tc->nremote_free[c]++;
 			return;
 		}
