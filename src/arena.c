@@ -664,8 +664,10 @@ static void slab_take_free(slab_t *s, unsigned want, void ***tail)
 	uintptr_t base = (uintptr_t)slab_base(s), bs = s->block_size;
 	uint64_t *col = slab_bitmap_word(s, 0);
 	void **t = *tail;
-	unsigned w = s->scan;
+	unsigned w = s->scan, nw = ((unsigned)s->ncarved + 63) / 64;
 	for (;; w++) {
+		if (UNLIKELY(w >= nw)) /* fewer bits than ncarved - used */
+			hm_fatal("heap corruption: the free bitmap of slab %p lost blocks", (void *)s);
 		uint64_t *wp = col + (size_t)w * SLABS_PER_SS, v = *wp;
 		if (v == 0)
 			continue;

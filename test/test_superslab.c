@@ -6,9 +6,13 @@
  * unit holding the block, which answers the fast path as the slab's first
  * unit does, and ptr_slab_head() the slab, which serves exactly the class
  * size_to_class(size) (cls, block_size, cap, units agree) and holds the whole
- * block. Linked with libhakmem_core.la, whose malloc is hakmem's.
+ * block. And a slab's free bitmap, its only record of its free blocks,
+ * against the blocks the test holds and has freed. Linked with
+ * libhakmem_core.la, whose malloc is hakmem's.
  */
 #include <stdlib.h>
+
+#include <hakmem.h>
 
 #include "sizeclass.h"
 #include "superslab.h"
@@ -98,8 +102,9 @@ static void test_many_per_class(void)
 				uintptr_t d = (uintptr_t)p[i] > (uintptr_t)p[j]
 				                  ? (uintptr_t)p[i] - (uintptr_t)p[j]
 				                  : (uintptr_t)p[j] - (uintptr_t)p[i];
-				if (!expect_zu_eq(d % class_size[c], 0,
-				                  "blocks %p and %p of one slab (class %u)", p[i], p[j], c) ||
+				size_t rem = d % class_size[c];
+				if (!expect_zu_eq(rem, 0, "blocks %p and %p of one slab (class %u)", p[i], p[j],
+				                  c) ||
 				    !expect_zu_ne(d, 0, "block %p given out twice", p[i]))
 					break;
 			}
@@ -110,9 +115,126 @@ static void test_many_per_class(void)
 	}
 }
 
+/* Bit of block p in its slab's free bitmap. */
+static bool free_bit(slab_t *s, const void *p)
+{
+	long i = slab_block_index(s, p);
+	return i >= 0 && (*slab_bitmap_word(s, (size_t)i / 64) >> (i % 64) & 1);
+}
+
+/* A slab's free bitmap agrees with its counts: the set bits, all below
+ * ncarved and none in the words below scan, number ncarved - used. */
+static void check_slab_bits(slab_t *s)
+{
+	unsigned set = 0;
+	for (size_t w = 0; w < ((size_t)s->cap + 63) / 64; w++) {
+		uint64_t v = *slab_bitmap_word(s, w);
+		if (w < s->scan)
+			expect_u_eq((unsigned)(v != 0), 0, "slab %p: word %zu below scan %u has bits",
+			            (void *)s, w, (unsigned)s->scan);
+		for (uint64_t m = v; m != 0; m &= m - 1) {
+			size_t i = w * 64 + (unsigned)__builtin_ctzll(m);
+			expect_zu_lt(i, (size_t)s->ncarved, "slab %p: free bit %zu past the carved %u",
+			             (void *)s, i, (unsigned)s->ncarved);
+			set++;
+		}
+	}
+	expect_u_eq(set, (unsigned)s->ncarved - s->used, "slab %p: free bits (carved %u, used %u)",
+	            (void *)s, (unsigned)s->ncarved, (unsigned)s->used);
+}
+
+static void flush_cache(void)
+{
+	expect_int_eq(hakmem_ctl("thread.tcache.flush", NULL, NULL, NULL, 0), 0,
+	              "thread.tcache.flush");
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Blocks of one size over several slabs: a pseudo-random half freed and the
+ * cache flushed, every freed block's bit is set and every held one's clear;
+ * a refill takes a slab's lowest free blocks first; allocated again, no
+ * block is one the test holds; and every slab's bits agree with its counts
+ * after each flush. */
+static void test_free_bitmap(void)
+{
+	static const size_t sizes[] = {16, 48, 64, 100, 1000, 4096, 20000, 32768};
+	enum { NMAX = 3000 };
+	static void *p[NMAX], *q[NMAX];
+	static bool freed[NMAX];
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		size_t size = sizes[k];
+		size_t n = 3 * SLAB_SIZE / size;
+		if (n > NMAX)
+			n = NMAX;
+		flush_cache();
+		for (size_t i = 0; i < n; i++)
+			p[i] = malloc(opaque(size));
+		uint32_t x = 12345u + (uint32_t)k;
+		size_t nfreed = 0;
+		for (size_t i = 0; i < n; i++) {
+			x = x * 1103515245u + 12345u;
+			freed[i] = (x >> 16) & 1;
+			if (freed[i]) {
+				free(p[i]);
+				nfreed++;
+			}
+		}
+		flush_cache();
+		for (size_t i = 0; i < n; i++) {
+			slab_t *s = ptr_slab_head(p[i]);
+			expect_u_eq((unsigned)free_bit(s, p[i]), (unsigned)freed[i],
+			            "%zu B: bit of %s block %p", size, freed[i] ? "a freed" : "a held", p[i]);
+			check_slab_bits(s);
+		}
+		/* The first block after the flush: its slab's free blocks below it
+		 * went to the cache with it. */
+		q[0] = malloc(opaque(size));
+		slab_t *s0 = ptr_slab_head(q[0]);
+		for (size_t i = 0; i < n; i++)
+			if (freed[i] && ptr_slab_head(p[i]) == s0 && (uintptr_t)p[i] < (uintptr_t)q[0])
+				expect_false(free_bit(s0, p[i]), "%zu B: free block %p below the first "
+				             "one handed out, %p, left in its slab", size, p[i], q[0]);
+		for (size_t j = 1; j < nfreed; j++)
+			q[j] = malloc(opaque(size));
+		/* Held: the kept half and the new ones, none twice. */
+		static uintptr_t all[2 * NMAX];
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!freed[i])
+				all[m++] = (uintptr_t)p[i];
+		for (size_t j = 0; j < nfreed; j++)
+			all[m++] = (uintptr_t)q[j];
+		qsort(all, m, sizeof all[0], cmp_ptr);
+		for (size_t i = 1; i < m; i++)
+			if (!expect_true(all[i] != all[i - 1], "%zu B: block %p handed out twice", size,
+			                 (void *)all[i]))
+				break;
+		for (size_t i = 0; i < m; i++)
+			expect_false(free_bit(ptr_slab_head((void *)all[i]), (void *)all[i]),
+			             "%zu B: held block %p is free in its slab", size, (void *)all[i]);
+		flush_cache();
+		for (size_t i = 0; i < m; i++)
+			check_slab_bits(ptr_slab_head((void *)all[i]));
+		for (size_t i = 0; i < n; i++)
+			if (!freed[i])
+				free(p[i]);
+		for (size_t j = 0; j < nfreed; j++)
+			free(q[j]);
+		if (test_failures() > 20)
+			return;
+	}
+	flush_cache();
+}
+
 int main(void)
 {
 	test_run(test_every_size);
 	test_run(test_many_per_class);
+	test_run(test_free_bitmap);
 	return test_summary();
 }
