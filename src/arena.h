@@ -114,10 +114,9 @@ int arena_node_of(unsigned i);
  * through their first word, NULL-terminated, in *head. Returns how many (0 on
  * ENOMEM). Blocks freed by threads of other arenas come first, up to `max`,
  * straight from their slabs' remote lists (they never go back into their
- * slabs: one check and one link read each). When a slab's whole free list
- * fits in what is left, it is taken as it is without touching the blocks
- * (they may sit in another CPU's cache: the program touches them when it
- * uses them anyway). */
+ * slabs: one check and one link read each). Then a slab's free blocks, the
+ * lowest first, found in its free bitmap (no free block is read), then
+ * fresh ones carved; each gets its link written. */
 unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void **head);
 
 /* Gives the n blocks of the list at head (linked through their first word;
