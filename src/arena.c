@@ -766,7 +766,8 @@ void arena_remote_announce(slab_t *s)
 		background_note(); /* an idle owner: the background thread takes them */
 }
 
-static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied);
+static inline unsigned slab_take_back(slab_t *s, void **pp, unsigned room);
+static inline arena_t *slab_settle(bin_t *b, slab_t *s, bool *emptied);
 
 /* Bin lock held: gives every remote free of b's slabs back to its slab. The
  * arena whose decay pass is due (a slab went back to its SuperSlab), or
@@ -782,13 +783,16 @@ static arena_t *bin_collect_locked(bin_t *b, unsigned cls, bool *emptied)
 		 * on the list again (the exchange's release keeps the load before). */
 		slab_t *next = r->xnext;
 		void *p = __atomic_exchange_n(&r->xfree, NULL, __ATOMIC_ACQ_REL);
-		while (p != NULL) {
-			void *q = *(void **)p;
-			arena_t *d = slab_dalloc(b, s, p, emptied);
+		if (p != NULL) {
+			/* Every block of the list counts as used: a list longer
+			 * than that is a cycle, a block pushed twice. */
+			n += slab_take_back(s, &p, s->used);
+			if (UNLIKELY(p != NULL))
+				hm_fatal(s->used == 0 ? "double free of %p (block is already free)"
+				                      : "invalid free of %p: not a block of its slab", p);
+			arena_t *d = slab_settle(b, s, emptied);
 			if (UNLIKELY(d != NULL))
 				due = d;
-			n++;
-			p = q;
 		}
 		s = next;
 	}
@@ -1050,30 +1054,63 @@ static inline void bitmap_gather(uint64_t *w, uint64_t acc, uintptr_t base, uint
 	*w = v | acc;
 }
 
-/* Returns block p to slab s; bin lock held. The caller counts the block out
- * of b->curregs. See slab_settle for the result. */
-static inline arena_t *slab_dalloc(bin_t *b, slab_t *s, void *p, bool *emptied)
+/* Gives back to slab s (bin lock held) the run of blocks that starts at *pp
+ * (which must be one of s's carved blocks: fatal otherwise): it ends at
+ * `room` blocks or at the first link outside s's carved blocks (NULL is
+ * below them), which is left in *pp. The run's bits gather in one word of
+ * the bitmap at a time (blocks freed together mostly sit together): a bit
+ * already gathered, or set in the bitmap, is a double free. No block is
+ * written. Returns the run's length (>= 1); the caller counts the blocks out
+ * of b->curregs and settles the slab. */
+static inline unsigned slab_take_back(slab_t *s, void **pp, unsigned room)
 {
-	uintptr_t base = (uintptr_t)slab_base(s), off = (uintptr_t)p - base;
-	if (UNLIKELY(off >= slab_carved_bytes(s)))
+	void *p = *pp;
+	uintptr_t base = (uintptr_t)slab_base(s);
+	uintptr_t limit = slab_carved_bytes(s);
+	uintptr_t off = (uintptr_t)p - base;
+	if (UNLIKELY(off >= limit))
 		hm_fatal("invalid free of %p: not the start of a block", p);
-	uint32_t i = block_index_checked(off, s->recip, s->block_size, p);
-	bitmap_gather(slab_bitmap_word(s, i / 64), (uint64_t)1 << (i % 64), base, s->block_size,
-	              i / 64);
-	if (i / 64 < s->scan)
-		s->scan = (uint16_t)(i / 64);
+	uint64_t *col = slab_bitmap_word(s, 0);
+	const uint32_t recip = s->recip;
+	const uintptr_t bs = s->block_size;
+	unsigned k = 0;
+	uint64_t acc = 0, *w = col;
+	uint32_t wi = UINT32_MAX, wmin = s->scan;
+	for (;;) {
+		uint32_t i = block_index_checked(off, recip, bs, p);
+		uint64_t bit = (uint64_t)1 << (i % 64);
+		if (i / 64 != wi) {
+			bitmap_gather(w, acc, base, bs, wi);
+			wi = i / 64;
+			w = col + (size_t)wi * SLABS_PER_SS;
+			acc = 0;
+			if (wi < wmin)
+				wmin = wi;
+		}
+		if (UNLIKELY(acc & bit))
+			hm_fatal("double free of %p (block is already free)", p);
+		acc |= bit;
+		p = *(void **)p;
+		if (++k == room)
+			break;
+		off = (uintptr_t)p - base;
+		if (off >= limit)
+			break; /* NULL (below base), another slab's, or not a block
+			          (checked there) */
+	}
+	bitmap_gather(w, acc, base, bs, wi);
+	s->scan = (uint16_t)wmin;
 	s->dirty = 1;
-	s->used--;
-	return slab_settle(b, s, emptied);
+	s->used -= (uint16_t)k;
+	*pp = p;
+	return k;
 }
 
 /* One bin lock per (arena, class) among the blocks: the blocks of the first
  * block's bin go home in one pass, the others are linked into a list for the
  * next pass (normally there is none: a flush holds one class, mostly of one
  * arena). Within a pass, consecutive blocks of one slab (blocks freed
- * together mostly came from one) go home as a run: the slab's fields stay in
- * registers, the blocks' bits are set a bitmap word at a time, no block is
- * written, and the run ends at the first block outside the slab's blocks. */
+ * together mostly came from one) go home as a run (slab_take_back). */
 unsigned arena_dalloc(void *head, unsigned n, bool remote)
 {
 	unsigned total = 0;
@@ -1101,46 +1138,7 @@ unsigned arena_dalloc(void *head, unsigned n, bool remote)
 			}
 			if (UNLIKELY(s->state != SLAB_ACTIVE))
 				hm_fatal("double free of %p (its slab is free)", p);
-			uintptr_t base = (uintptr_t)slab_base(s);
-			uintptr_t limit = slab_carved_bytes(s);
-			uintptr_t off = (uintptr_t)p - base;
-			if (UNLIKELY(off >= limit))
-				hm_fatal("invalid free of %p: not the start of a block", p);
-			uint64_t *col = slab_bitmap_word(s, 0);
-			const uint32_t recip = s->recip;
-			const uintptr_t bs = s->block_size;
-			unsigned k = 0, room = n - done - nleft;
-			/* The run's bits gather in one word of the bitmap at a time
-			 * (blocks freed together mostly sit together): a bit already
-			 * gathered, or set in the bitmap, is a double free. */
-			uint64_t acc = 0, *w = col;
-			uint32_t wi = UINT32_MAX, wmin = s->scan;
-			for (;;) {
-				uint32_t i = block_index_checked(off, recip, bs, p);
-				uint64_t bit = (uint64_t)1 << (i % 64);
-				if (i / 64 != wi) {
-					bitmap_gather(w, acc, base, bs, wi);
-					wi = i / 64;
-					w = col + (size_t)wi * SLABS_PER_SS;
-					acc = 0;
-					if (wi < wmin)
-						wmin = wi;
-				}
-				if (UNLIKELY(acc & bit))
-					hm_fatal("double free of %p (block is already free)", p);
-				acc |= bit;
-				p = *(void **)p;
-				if (++k == room)
-					break;
-				off = (uintptr_t)p - base;
-				if (off >= limit)
-					break; /* NULL (below base), another slab's, or not a
-					          block (checked there) */
-			}
-			bitmap_gather(w, acc, base, bs, wi);
-			s->scan = (uint16_t)wmin;
-			s->dirty = 1;
-			s->used -= (uint16_t)k;
+			unsigned k = slab_take_back(s, &p, n - done - nleft);
 			done += k;
 			arena_t *d = slab_settle(b, s, &emptied);
 			if (UNLIKELY(d != NULL))

@@ -629,23 +629,38 @@ static void ts_handler(int sig)
 	errno = saved;
 }
 
-/* Remote frees in a loop while a signal handler makes more of them. */
-static void *t_free_in_handler(void *arg)
+/* Bound to arena 1, runs op(arg, i) for i < n with `handler` installed for
+ * sig and the signal sent before every other step (so the handler runs
+ * inside the loop's own calls), then sends it until the handler has done
+ * its n steps (*done counts them). */
+static void loop_under_signal(int sig, void (*handler)(int), volatile sig_atomic_t *done,
+                              unsigned n, void (*op)(void **, unsigned), void **arg)
 {
-	void **v = arg; /* freed by the loop; the handler frees g_ts[2] */
 	bind_arena(1);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = ts_handler;
-	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = handler;
+	sigaction(sig, &sa, NULL);
 	pthread_t self = pthread_self();
-	for (unsigned i = 0; i < TS_N; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		if (i % 2 == 0)
-			pthread_kill(self, SIGUSR1);
-		free(v[i]);
+			pthread_kill(self, sig);
+		op(arg, i);
 	}
-	while (g_ts_sig_next < (sig_atomic_t)TS_N)
-		pthread_kill(self, SIGUSR1);
+	while (*done < (sig_atomic_t)n)
+		pthread_kill(self, sig);
+}
+
+static void free_one(void **v, unsigned i)
+{
+	free(v[i]);
+}
+
+/* Remote frees in a loop while a signal handler makes more of them. */
+static void *t_free_in_handler(void *arg)
+{
+	/* arg's blocks are freed by the loop; the handler frees g_ts[2] */
+	loop_under_signal(SIGUSR1, ts_handler, &g_ts_sig_next, TS_N, free_one, arg);
 	return NULL;
 }
 
@@ -781,19 +796,7 @@ static void rs_handler(int sig)
 
 static void *t_rs_in_handler(void *arg)
 {
-	bind_arena(1);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = rs_handler;
-	sigaction(SIGUSR2, &sa, NULL);
-	pthread_t self = pthread_self();
-	for (unsigned i = 0; i < RS_N; i++) {
-		if (i % 2 == 0)
-			pthread_kill(self, SIGUSR2);
-		rs_one(arg, i);
-	}
-	while (g_rs_sig_next < (sig_atomic_t)RS_N)
-		pthread_kill(self, SIGUSR2);
+	loop_under_signal(SIGUSR2, rs_handler, &g_rs_sig_next, RS_N, rs_one, arg);
 	return NULL;
 }
 
