@@ -69,6 +69,14 @@ arena_t *arena_choose(void)
 		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % n);
 	unsigned cpu, node;
 	os_getcpu(&cpu, &node);
+	return arena_of_cpu(cpu, node);
+}
+
+arena_t *arena_of_cpu(unsigned cpu, unsigned node)
+{
+	unsigned n = g_narenas, lim = atomic_load_relaxed(&g_conf.arenas_limit);
+	if (lim != 0 && lim < n)
+		n = lim;
 	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas % n);
 }
 
@@ -966,7 +974,16 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			size_t bs = s->block_size;
 			char *blk = slab_base(s) + (size_t)s->ncarved * bs;
 			*tail = blk;
-			for (unsigned k = 1; k < n; k++, blk += bs)
+			unsigned k = n - 1;
+			for (; k >= 4; k -= 4) { /* four links a round: the loop's cost halves */
+				char *b1 = blk + bs, *b2 = b1 + bs, *b3 = b2 + bs;
+				*(void **)blk = b1;
+				*(void **)b1 = b2;
+				*(void **)b2 = b3;
+				blk = b3 + bs;
+				*(void **)b3 = blk;
+			}
+			for (; k > 0; k--, blk += bs)
 				*(void **)blk = blk + bs;
 			tail = (void **)blk;
 			s->ncarved += (uint16_t)n;

@@ -96,6 +96,8 @@ int arenas_init(unsigned n);
 
 /* The arena for the calling thread: the one function that decides binding. */
 arena_t *arena_choose(void);
+/* arena_choose()'s choice by topology, for a thread on CPU cpu of node node. */
+arena_t *arena_of_cpu(unsigned cpu, unsigned node);
 
 /* Arena i, initialised on first use: a 64-CPU machine does not touch 64
  * arenas' pages at every process start. */

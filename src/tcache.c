@@ -115,6 +115,7 @@ void tcache_init(tcache_t *tc, struct arena *a)
 	tc->arena = NULL;
 	tcache_bind(tc, a);
 	tc->state = THREAD_ACTIVE;
+	tc->follow_cpu = UINT32_MAX;
 	tc->drain_ns = os_now_ns();
 	for (unsigned c = 0; c < NCLASSES; c++)
 		tc->bins[c].avail = 0;
@@ -260,6 +261,7 @@ static void tcache_drain(tcache_t *tc, bool idle, uint64_t now)
 	tcache_slot_release(tc);
 	tcache_merge_all(tc);
 	tc->drain_ns = now;
+	tc->follow_cpu = UINT32_MAX; /* thread counts change: weigh again */
 	arena_decay_tick(tc->arena);
 	arenas_decay_tick_other();
 	background_poke();
@@ -388,16 +390,29 @@ static void *direct_malloc(size_t size, size_t align, bool *zeroed)
  * all started on one CPU spread over the CPUs they are moved to. The switch
  * does not flush: cached blocks are on the right node, and go home as remote
  * frees when freed. With a given arena count or round-robin binding a
- * thread stays where it is, unless its arena is at or above arenas.limit. */
+ * thread stays where it is, unless its arena is at or above arenas.limit.
+ * A thread still on the CPU it was last weighed on stays without weighing
+ * again until its next drain (the thread counts may have changed by then):
+ * most refills cost a getcpu and a compare. */
 static void tcache_follow(tcache_t *tc)
 {
 	if (tc->bound)
 		return;
 	unsigned lim = atomic_load_relaxed(&g_conf.arenas_limit);
 	bool over = lim != 0 && tc->arena->index >= lim;
-	if (!over && g_conf.bind == BIND_ROUNDROBIN)
-		return;
-	arena_t *a = arena_choose();
+	arena_t *a;
+	if (!over) {
+		if (g_conf.bind == BIND_ROUNDROBIN)
+			return;
+		unsigned cpu, node;
+		os_getcpu(&cpu, &node);
+		if (cpu == tc->follow_cpu)
+			return;
+		tc->follow_cpu = cpu;
+		a = arena_of_cpu(cpu, node);
+	} else {
+		a = arena_choose();
+	}
 	if (a == tc->arena)
 		return;
 	if (a->node == tc->arena->node) {

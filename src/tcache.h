@@ -59,6 +59,8 @@ typedef struct tcache {
 	uint8_t busy[NCLASSES];            /* refilled or flushed since the last drain */
 	uint32_t conf_gen;                 /* g_conf_gen the caps were computed from */
 	uint32_t events;                   /* slow-path events since the last drain */
+	uint32_t follow_cpu;               /* the CPU tcache_follow last weighed a move
+	                                      from; UINT32_MAX: weigh at the next refill */
 	uint32_t cap[NCLASSES];            /* capacity; avail = cap - cached. Follows use,
 	                                      within [cap_floor, cap_max] (tcache.c) */
 	uint32_t cap_max[NCLASSES];        /* the tunables' capacity of the class */

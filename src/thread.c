@@ -148,11 +148,10 @@ static tcache_t *thread_start(void)
 	return tc;
 }
 
-tcache_t *thread_cache(void)
+/* thread_cache() for a thread whose cache is not active. */
+tcache_t *thread_cache_other(void)
 {
 	tcache_t *tc = tcache_cur;
-	if (LIKELY(tc->state == THREAD_ACTIVE))
-		return tc;
 	if (tc->state == THREAD_NOCACHE)
 		return NULL;
 	return thread_start();

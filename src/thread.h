@@ -44,7 +44,15 @@ extern tcache_t g_tcache_nocache;
 /* The calling thread's cache, or NULL: the thread is (or has just become)
  * NOCACHE, or initialisation is running on this thread. Starts the thread
  * on its first call. */
-tcache_t *thread_cache(void);
+tcache_t *thread_cache_other(void); /* the same, for a cache not active */
+
+static inline tcache_t *thread_cache(void)
+{
+	tcache_t *tc = tcache_cur;
+	if (LIKELY(tc->state == THREAD_ACTIVE))
+		return tc;
+	return thread_cache_other();
+}
 
 /* The key destructor (registered by hakmem_init). */
 void thread_exit(void *tc);
