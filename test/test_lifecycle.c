@@ -38,6 +38,9 @@
  *   cpu_move_in_node              a thread moved to another CPU of its node
  *                                 keeps its arena and its peak RSS; threads
  *                                 that started on one CPU spread when moved
+ *   cpu_reweigh                   a thread that stayed in a crowded arena on
+ *                                 a CPU change moves, on the same CPU, once
+ *                                 that CPU's arena empties (after a drain)
  *
  *   test_lifecycle [TEST...]      (no arguments: every test; exit 0/1/77)
  *   test_lifecycle --child NAME   (internal: the cases that need a fresh
@@ -1521,9 +1524,10 @@ static void *t_spread(void *arg)
 	return NULL;
 }
 
-static int c_cpu_move(void *arg)
+/* The first two CPUs this process may run on, and their arenas (a thread
+ * that starts on each); 77 (skip) without two, or when they share one. */
+static int move_setup(void)
 {
-	(void)arg;
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) {
 		say("fewer than two CPUs to run on");
@@ -1541,6 +1545,15 @@ static int c_cpu_move(void *arg)
 		    g_move_cpu[1], g_move_arena[0]);
 		return 77;
 	}
+	return 0;
+}
+
+static int c_cpu_move(void *arg)
+{
+	(void)arg;
+	int st = move_setup();
+	if (st != 0)
+		return st;
 	/* One thread, moved back and forth: it keeps its arena, and its live
 	 * set its memory (a switch would leave the old arena's slabs partly
 	 * used and take new ones: 1.5x the peak). */
@@ -1578,6 +1591,106 @@ static int c_cpu_move(void *arg)
 	return child_status();
 }
 
+/* Weighed again after a drain: a thread that stayed in a crowded arena
+ * because the one of its new CPU was as crowded moves once that one empties,
+ * without changing CPU again. CPU 0's arena holds the mover and two `hold`
+ * threads, CPU 1's three `busy` ones; the main thread may be in either, and
+ * the rule (move when the arena left has at least two threads more) decides
+ * the same either way: stay beside three, move once they are gone. */
+static pthread_barrier_t g_rw_ready, g_rw_go, g_rw_end;
+
+static void *t_rw_busy(void *arg)
+{
+	(void)arg;
+	if (!pin_cpu(g_move_cpu[1]))
+		child_fail("sched_setaffinity: %s", strerror(errno));
+	free(malloc(32));
+	if (my_arena() != g_move_arena[1])
+		child_fail("a thread started on CPU %d is in arena %u, not %u", g_move_cpu[1],
+		           my_arena(), g_move_arena[1]);
+	pthread_barrier_wait(&g_rw_ready);
+	pthread_barrier_wait(&g_rw_go);
+	return NULL;
+}
+
+static void *t_rw_hold(void *arg)
+{
+	(void)arg;
+	pin_cpu(g_move_cpu[0]);
+	free(malloc(32));
+	pthread_barrier_wait(&g_rw_ready);
+	pthread_barrier_wait(&g_rw_end);
+	return NULL;
+}
+
+/* A thread that started on CPU 0 (bound to its arena), moved to CPU 1. */
+static void *t_rw_mover(void *arg)
+{
+	(void)arg;
+	enum { N = 20000 };
+	void **p = calloc(N, sizeof *p);
+	for (unsigned i = 0; i < N; i++)
+		p[i] = malloc(16 + i % 500);
+	if (my_arena() != g_move_arena[0])
+		child_fail("a thread started on CPU %d is in arena %u, not %u", g_move_cpu[0],
+		           my_arena(), g_move_arena[0]);
+	pthread_barrier_init(&g_rw_ready, NULL, 6);
+	pthread_barrier_init(&g_rw_go, NULL, 4);
+	pthread_barrier_init(&g_rw_end, NULL, 3);
+	pthread_t busy[3], hold[2];
+	for (int k = 0; k < 2; k++)
+		hold[k] = spawn(t_rw_hold, NULL);
+	for (int k = 0; k < 3; k++)
+		busy[k] = spawn(t_rw_busy, NULL);
+	pthread_barrier_wait(&g_rw_ready);
+	if (!pin_cpu(g_move_cpu[1]))
+		child_fail("sched_setaffinity: %s", strerror(errno));
+	for (unsigned r = 0; r < 8; r++)
+		churn(p, N, r);
+	if (my_arena() != g_move_arena[0])
+		child_fail("moved to CPU %d beside three threads, this thread left arena %u for %u",
+		           g_move_cpu[1], g_move_arena[0], my_arena());
+	pthread_barrier_wait(&g_rw_go);
+	for (int k = 0; k < 3; k++)
+		join(busy[k]);
+	unsigned r = 8;
+	while (my_arena() != g_move_arena[1] && r < 200)
+		churn(p, N, r++);
+	if (my_arena() != g_move_arena[1])
+		child_fail("CPU %d's arena %u emptied, but after %u rounds of refills on it this "
+		           "thread is still in arena %u",
+		           g_move_cpu[1], g_move_arena[1], r - 8, my_arena());
+	pthread_barrier_wait(&g_rw_end);
+	for (int k = 0; k < 2; k++)
+		join(hold[k]);
+	for (unsigned i = 0; i < N; i++)
+		free(p[i]);
+	free(p);
+	return NULL;
+}
+
+static int c_cpu_reweigh(void *arg)
+{
+	(void)arg;
+	int st = move_setup();
+	if (st != 0)
+		return st;
+	pin_cpu(g_move_cpu[0]); /* the mover starts there */
+	join(spawn(t_rw_mover, NULL));
+	return child_status();
+}
+
+static void test_cpu_reweigh(void)
+{
+	child_t r;
+	run_child(&r, 60, c_cpu_reweigh, NULL);
+	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 77) {
+		test_skip("%s", r.err);
+		return;
+	}
+	expect_child_ok("a thread weighs its arena again after a drain", &r);
+}
+
 static void test_cpu_move_in_node(void)
 {
 	child_t r;
@@ -1609,6 +1722,7 @@ static const struct {
 	T(test_interior_free_thread_exit),
 	T(test_thread_arena_sticks),
 	T(test_cpu_move_in_node),
+	T(test_cpu_reweigh),
 #undef T
 };
 
