@@ -1436,15 +1436,21 @@ static int c_thread_arena(void *arg)
 	return reexec_child("thread_arena", "opt.narenas=4");
 }
 
-static void test_thread_arena_sticks(void)
+/* Runs fn in a child: a pass, a failure, or (exit 77) a skip with its reason. */
+static void run_child_or_skip(unsigned timeout, child_fn fn, const char *what)
 {
 	child_t r;
-	run_child(&r, 10, c_thread_arena, NULL);
+	run_child(&r, timeout, fn, NULL);
 	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 77) {
 		test_skip("%s", r.err);
 		return;
 	}
-	expect_child_ok("thread.arena = k survives many refills", &r);
+	expect_child_ok(what, &r);
+}
+
+static void test_thread_arena_sticks(void)
+{
+	run_child_or_skip(10, c_thread_arena, "thread.arena = k survives many refills");
 }
 
 /* ---- a move to another CPU of the node ------------------------------------- */
@@ -1682,24 +1688,12 @@ static int c_cpu_reweigh(void *arg)
 
 static void test_cpu_reweigh(void)
 {
-	child_t r;
-	run_child(&r, 60, c_cpu_reweigh, NULL);
-	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 77) {
-		test_skip("%s", r.err);
-		return;
-	}
-	expect_child_ok("a thread weighs its arena again after a drain", &r);
+	run_child_or_skip(60, c_cpu_reweigh, "a thread weighs its arena again after a drain");
 }
 
 static void test_cpu_move_in_node(void)
 {
-	child_t r;
-	run_child(&r, 30, c_cpu_move, NULL);
-	if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 77) {
-		test_skip("%s", r.err);
-		return;
-	}
-	expect_child_ok("a thread moved within its node keeps its memory", &r);
+	run_child_or_skip(30, c_cpu_move, "a thread moved within its node keeps its memory");
 }
 
 /* ---- main ------------------------------------------------------------------ */
