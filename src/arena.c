@@ -57,16 +57,19 @@ arena_t *arena_get(unsigned i)
 	return a;
 }
 
+/* The arenas threads bind to: arenas.limit (mallopt's M_ARENA_MAX) folds
+ * the arenas above it onto those below. */
+static unsigned arenas_usable(void)
+{
+	unsigned n = g_narenas, lim = atomic_load_relaxed(&g_conf.arenas_limit);
+	return lim != 0 && lim < n ? lim : n;
+}
+
 arena_t *arena_choose(void)
 {
 	static unsigned next; /* [atomic] round-robin cursor */
-	/* arenas.limit (mallopt's M_ARENA_MAX) folds the arenas above it onto
-	 * those below. */
-	unsigned n = g_narenas, lim = atomic_load_relaxed(&g_conf.arenas_limit);
-	if (lim != 0 && lim < n)
-		n = lim;
 	if (g_conf.bind == BIND_ROUNDROBIN)
-		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % n);
+		return arena_get(atomic_fetch_add_relaxed(&next, 1u) % arenas_usable());
 	unsigned cpu, node;
 	os_getcpu(&cpu, &node);
 	return arena_of_cpu(cpu, node);
@@ -74,10 +77,8 @@ arena_t *arena_choose(void)
 
 arena_t *arena_of_cpu(unsigned cpu, unsigned node)
 {
-	unsigned n = g_narenas, lim = atomic_load_relaxed(&g_conf.arenas_limit);
-	if (lim != 0 && lim < n)
-		n = lim;
-	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas % n);
+	return arena_get(topology_arena_of(&g_topo, g_arena_mode, cpu, node) % g_narenas %
+	                 arenas_usable());
 }
 
 void arena_place(arena_t *a, void *p, size_t size)
@@ -975,7 +976,7 @@ unsigned arena_fill(arena_t *a, unsigned cls, unsigned want, unsigned max, void 
 			char *blk = slab_base(s) + (size_t)s->ncarved * bs;
 			*tail = blk;
 			unsigned k = n - 1;
-			for (; k >= 4; k -= 4) { /* four links a round: the loop's cost halves */
+			for (; k >= 4; k -= 4) { /* four links a round: a quarter of the compares */
 				char *b1 = blk + bs, *b2 = b1 + bs, *b3 = b2 + bs;
 				*(void **)blk = b1;
 				*(void **)b1 = b2;
